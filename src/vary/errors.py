@@ -8,6 +8,8 @@ Every error vary raises on purpose derives from :class:`VaryError`::
     │   └── ImageTooLargeError    the upload or the picture is over a limit (HTTP 413)
     ├── ModelNotFoundError        no engine serves that model id (HTTP 404)
     ├── AuthenticationError       missing or wrong API key (HTTP 401)
+    ├── InvalidSignatureError     an image URL this server did not issue, or altered (HTTP 403)
+    ├── ExpiredURLError           an image URL whose time is up (HTTP 410)
     └── EngineError               an engine failed to load or to run (HTTP 500)
 
 Each carries ``param`` (the request field at fault, or ``None``) and ``code`` (a short
@@ -20,9 +22,11 @@ from __future__ import annotations
 __all__ = [
     "AuthenticationError",
     "EngineError",
+    "ExpiredURLError",
     "ImageTooLargeError",
     "InvalidImageError",
     "InvalidRequestError",
+    "InvalidSignatureError",
     "ModelNotFoundError",
     "VaryError",
 ]
@@ -72,6 +76,18 @@ class AuthenticationError(VaryError):
     """The API key is missing or not one the server accepts."""
 
     default_code = "invalid_api_key"
+
+
+class InvalidSignatureError(VaryError):
+    """An image URL that this server did not issue, or that was altered."""
+
+    default_code = "invalid_signature"
+
+
+class ExpiredURLError(VaryError):
+    """An image URL that this server issued, but whose time is up."""
+
+    default_code = "url_expired"
 
 
 class EngineError(VaryError):

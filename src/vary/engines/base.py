@@ -8,7 +8,8 @@ that same size, so the server, the CLI and the Python API all drive it the same 
 from __future__ import annotations
 
 import abc
-from typing import ClassVar
+import os
+from typing import ClassVar, Self
 
 from PIL import Image
 
@@ -19,13 +20,24 @@ class Engine(abc.ABC):
     """Makes variations of a picture.
 
     Subclasses set ``model_id`` (the id clients send as ``model``) and implement
-    :meth:`variations`. An engine is loaded once and then called from worker threads, one call
-    at a time per engine unless it says otherwise through ``max_concurrency``.
+    :meth:`from_pretrained` and :meth:`variations`. An engine is loaded once and then called
+    from worker threads, one call at a time unless it says otherwise through
+    ``max_concurrency``.
     """
 
     model_id: ClassVar[str]
     #: How many calls may run at once. Engines that use every core per call keep this at 1.
     max_concurrency: ClassVar[int] = 1
+
+    @classmethod
+    @abc.abstractmethod
+    def from_pretrained(
+        cls, path: str | os.PathLike[str] | None = None, *, threads: int | None = None
+    ) -> Self:
+        """Load the engine from ``path``, or from where it ships by default; never downloads.
+
+        ``threads`` caps the threads one call uses (default: one per core).
+        """
 
     @abc.abstractmethod
     def variations(self, image: Image.Image, *, n: int, seed: int) -> list[Image.Image]:

@@ -1,0 +1,73 @@
+"""The ASGI application: engine loading in the lifespan, middleware, routes and error handlers."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from functools import partial
+
+import anyio
+import anyio.to_thread
+from fastapi import FastAPI
+
+from .._version import __version__
+from ..config import Settings
+from ..engines import Engine, load_engine
+from .auth import APIKeyMiddleware
+from .errors import install_error_handlers
+from .files import FileStore
+from .routes import router
+from .serving import VariationService
+
+__all__ = ["create_app"]
+
+logger = logging.getLogger("vary")
+
+# Expired images are swept this often at most (and at least once per URL lifetime).
+_SWEEP_SECONDS = 60
+
+
+async def _sweep_expired(store: FileStore, interval: float) -> None:
+    while True:
+        await anyio.sleep(interval)
+        await anyio.to_thread.run_sync(store.remove_expired)
+
+
+def create_app(settings: Settings | None = None, *, engine: Engine | None = None) -> FastAPI:
+    """Build the server. ``engine`` skips loading one (tests pass a fake); by default the
+    engine that ``settings.model`` names is loaded once, before the first request."""
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        loaded = engine
+        if loaded is None:
+            started = time.perf_counter()
+            loaded = await anyio.to_thread.run_sync(
+                partial(load_engine, settings.model, threads=settings.threads)
+            )
+            logger.info("loaded %s in %.1fs", loaded.model_id, time.perf_counter() - started)
+        store = FileStore(settings.data_dir, ttl=settings.url_ttl)
+        await anyio.to_thread.run_sync(store.remove_expired)
+        app.state.service = VariationService(loaded, store, settings)
+        try:
+            async with anyio.create_task_group() as tasks:
+                tasks.start_soon(_sweep_expired, store, min(_SWEEP_SECONDS, settings.url_ttl))
+                yield
+                tasks.cancel_scope.cancel()
+        finally:
+            if engine is None:
+                loaded.close()
+
+    app = FastAPI(
+        title="vary",
+        version=__version__,
+        summary="A drop-in replacement for OpenAI's image variations API.",
+        lifespan=lifespan,
+    )
+    app.add_middleware(APIKeyMiddleware, keys=settings.api_keys)
+    install_error_handlers(app)
+    app.include_router(router)
+    return app
