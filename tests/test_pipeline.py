@@ -11,7 +11,7 @@ from PIL import Image
 import vary
 from conftest import png_bytes
 from fakes import FakeEngine
-from vary._pipeline import parse_size, vary_image
+from vary._pipeline import output_size, vary_image
 from vary.errors import InvalidImageError
 
 
@@ -52,13 +52,14 @@ def test_without_a_seed_each_call_differs(photo_path):
     engine = FakeEngine()
     for _ in range(3):
         vary.create_variations(photo_path, size="64x64", engine=engine)
-    assert len({seed for _, _, seed in engine.calls}) == 3
+    assert len({seed for _, _, seed, _ in engine.calls}) == 3
 
 
 def test_transparency_is_put_back():
     picture = Image.new("RGBA", (80, 40), (200, 30, 30, 255))
     picture.paste((0, 0, 0, 0), (0, 0, 40, 40))
-    (out,) = vary_image(FakeEngine(), picture, n=1, size=(64, 64), seed=0)
+    (variation,) = vary_image(FakeEngine(), picture, n=1, size=(64, 64), seed=0)
+    out = variation.image
     assert out.mode == "RGBA"
     alpha = np.asarray(out.getchannel("A"))
     assert alpha[:, :28].max() == 0
@@ -76,13 +77,21 @@ def test_n_below_one_is_refused(gradient):
 
 
 @pytest.mark.parametrize(
-    ("size", "expected"), [("512x512", (512, 512)), ("300x200", (300, 200)), ((64, 32), (64, 32))]
+    ("size", "source", "expected"),
+    [
+        ("512x512", (10, 10), (512, 512)),
+        ("300x200", (10, 10), (300, 200)),
+        ((64, 2048), (10, 10), (64, 2048)),
+        ("auto", (4000, 3000), (1024, 768)),
+        ("auto", (600, 1200), (512, 1024)),
+        ("auto", (10000, 100), (1024, 64)),
+    ],
 )
-def test_parse_size(size, expected):
-    assert parse_size(size) == expected
+def test_output_size(size, source, expected):
+    assert output_size(size, source) == expected
 
 
-@pytest.mark.parametrize("size", ["512", "axb", "0x10", (0, 5), "-5x5"])
-def test_parse_size_refuses_nonsense(size):
+@pytest.mark.parametrize("size", ["512", "axb", "0x10", (0, 5), "-5x5", "63x64", "2049x100", ""])
+def test_output_size_refuses_nonsense(size):
     with pytest.raises(ValueError, match="size"):
-        parse_size(size)
+        output_size(size, (100, 100))

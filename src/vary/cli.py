@@ -1,4 +1,9 @@
-"""The ``vary`` command: ``vary serve`` runs the server, ``vary IMAGE`` makes variations."""
+"""The ``vary`` command.
+
+``vary IMAGE`` (short for ``vary create IMAGE``) makes variations, ``vary edit`` changes the
+masked part of a picture, ``vary styles`` lists the named styles (``--sheet`` draws them) and
+``vary serve`` runs the OpenAI-compatible server.
+"""
 
 from __future__ import annotations
 
@@ -10,29 +15,72 @@ from pathlib import Path
 from typing import TextIO
 
 from . import imaging
-from ._pipeline import draw_seed, parse_size, vary_image
+from ._pipeline import check_mask, draw_seed, load_picture, output_size, vary_image
 from ._version import __version__
 from .config import Settings
-from .engines import load_engine
+from .engines import Controls, StyleEngine, load_engine
+from .engines._styles import STYLES
 from .errors import VaryError
 
 __all__ = ["main"]
 
-_COMMANDS = ("serve", "create")
+_COMMANDS = ("serve", "create", "edit", "styles")
+_EXTENSIONS = {"png": "png", "jpeg": "jpg", "webp": "webp"}
 
 
-def _size(text: str) -> tuple[int, int]:
+def _in_range(text: str, low: float, high: float) -> float:
     try:
-        return parse_size(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not low <= value <= high:
+        raise argparse.ArgumentTypeError(f"must be between {low:g} and {high:g}, got {text}")
+    return value
 
 
 def _count(text: str) -> int:
-    value = int(text)
-    if not 1 <= value <= 10:
-        raise argparse.ArgumentTypeError(f"must be between 1 and 10, got {value}")
-    return value
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}")
+    return int(_in_range(text, 1, 10))
+
+
+def _compression(text: str) -> int:
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}")
+    return int(_in_range(text, 0, 100))
+
+
+def _strength(text: str) -> float:
+    return _in_range(text, 0, 1)
+
+
+def _size(text: str) -> str:
+    try:
+        output_size(text, (1, 1))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
+
+
+def _add_making_options(command: argparse.ArgumentParser) -> None:
+    """The options every command that makes pictures shares."""
+    command.add_argument("image", type=Path, help="the picture (PNG, JPEG, WebP, GIF, BMP, TIFF)")
+    command.add_argument("-n", type=_count, default=1, help="how many, 1-10 (default: 1)")
+    command.add_argument(
+        "--size",
+        type=_size,
+        default="1024x1024",
+        help="WxH (64-2048) or auto (default: %(default)s)",
+    )
+    command.add_argument("--fit", choices=imaging.FITS, default="cover", help="default: cover")
+    command.add_argument("--seed", type=int, help="seed of the first picture (default: random)")
+    command.add_argument("--strength", type=_strength, help="0 (input) to 1 (full look); 0.85")
+    command.add_argument("--style", help="a style name (see 'vary styles') or 'a:0.6,b:0.4'")
+    command.add_argument("--style-image", type=Path, help="take the look of this picture")
+    command.add_argument("--preserve-color", action="store_true", help="keep the input's colours")
+    command.add_argument("--format", choices=imaging.OUTPUT_FORMATS, default="png")
+    command.add_argument("--compression", type=_compression, help="0-100 (see the README)")
+    command.add_argument("-o", "--output-dir", type=Path, default=Path("."), help="default: here")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -43,7 +91,20 @@ def _parser() -> argparse.ArgumentParser:
         "'vary photo.jpg -n 4' is short for 'vary create photo.jpg -n 4'.",
     )
     parser.add_argument("--version", action="version", version=f"vary {__version__}")
-    commands = parser.add_subparsers(dest="command", metavar="{serve,create}")
+    commands = parser.add_subparsers(dest="command", metavar="{create,edit,styles,serve}")
+
+    create = commands.add_parser("create", help="make variations of a picture (the default)")
+    _add_making_options(create)
+    create.add_argument("--prompt", help="words that pick the styles, e.g. 'blue ink'")
+
+    edit = commands.add_parser("edit", help="change the masked part of a picture")
+    _add_making_options(edit)
+    edit.add_argument("--prompt", required=True, help="words that pick the styles")
+    edit.add_argument("--mask", type=Path, help="PNG: its transparent pixels may change")
+
+    styles = commands.add_parser("styles", help="list the named styles")
+    styles.add_argument("--sheet", type=Path, help="also draw them all into this PNG")
+    styles.add_argument("--image", type=Path, help="the picture for the sheet (default: a cat)")
 
     serve = commands.add_parser("serve", help="run the OpenAI-compatible HTTP server")
     serve.add_argument(
@@ -71,15 +132,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--public-url", help="base of returned URLs (default: the host clients use)")
     serve.add_argument("--threads", type=int, help="inference threads (default: one per core)")
-
-    create = commands.add_parser("create", help="make variations of an image (the default)")
-    create.add_argument(
-        "image", type=Path, help="the picture to vary (PNG, JPEG, WebP, GIF, BMP, TIFF)"
+    serve.add_argument(
+        "--strict-openai",
+        action="store_true",
+        help="OpenAI's fields accept only what OpenAI accepts (3 sizes, square PNG < 4 MB)",
     )
-    create.add_argument("-n", type=_count, default=1, help="how many variations, 1-10 (default: 1)")
-    create.add_argument("--size", type=_size, default=(1024, 1024), help="WxH (default: 1024x1024)")
-    create.add_argument("--seed", type=int, help="seed of the first variation (default: random)")
-    create.add_argument("-o", "--output-dir", type=Path, default=Path("."), help="default: here")
     return parser
 
 
@@ -96,6 +153,7 @@ def _serve(args: argparse.Namespace) -> int:
         url_ttl=args.url_ttl,
         public_url=args.public_url,
         threads=args.threads,
+        strict_openai=args.strict_openai,
     )
     if args.api_keys:
         settings = dataclasses.replace(settings, api_keys=tuple(args.api_keys))
@@ -116,27 +174,58 @@ def _progress(done: int, total: int, stream: TextIO) -> None:
     width = 24
     filled = width * done // total
     end = "\n" if done == total else ""
-    print(
-        f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} variations",
-        end=end,
-        file=stream,
-        flush=True,
+    bar = f"[{'#' * filled}{'.' * (width - filled)}] {done}/{total} pictures"
+    print(f"\r{bar}", end=end, file=stream, flush=True)
+
+
+def _make(args: argparse.Namespace) -> int:
+    picture = load_picture(args.image)
+    mask = load_picture(args.mask) if getattr(args, "mask", None) else None
+    if mask is not None:
+        check_mask(mask, picture)
+    controls = Controls(
+        strength=args.strength,
+        style=args.style,
+        prompt=args.prompt,
+        style_image=load_picture(args.style_image).convert("RGB") if args.style_image else None,
     )
-
-
-def _create(args: argparse.Namespace) -> int:
-    picture = imaging.decode(args.image.read_bytes())
+    size = output_size(args.size, picture.size)
     seed = draw_seed() if args.seed is None else args.seed
     engine = load_engine()
     args.output_dir.mkdir(parents=True, exist_ok=True)
     _progress(0, args.n, sys.stderr)
     for i in range(args.n):
-        # Variation i of a batch is the only variation of seed + i, so one at a time is the same.
-        (variation,) = vary_image(engine, picture, n=1, size=args.size, seed=seed + i)
-        path = args.output_dir / f"{args.image.stem}-{seed + i}.png"
-        path.write_bytes(imaging.encode_png(variation))
+        # Picture i of a batch is the only picture of seed + i, so one at a time is the same.
+        (variation,) = vary_image(
+            engine,
+            picture,
+            n=1,
+            size=size,
+            seed=seed + i,
+            controls=controls,
+            fit=args.fit,
+            preserve_color=args.preserve_color,
+            mask=mask,
+        )
+        path = args.output_dir / f"{args.image.stem}-{seed + i}.{_EXTENSIONS[args.format]}"
+        path.write_bytes(imaging.encode(variation.image, args.format, args.compression))
         _progress(i + 1, args.n, sys.stderr)
         print(path)
+    return 0
+
+
+def _styles(args: argparse.Namespace) -> int:
+    width = max(len(style.name) for style in STYLES)
+    for style in STYLES:
+        pool = "*" if style.in_default_pool else " "
+        print(f"{style.id:>2} {pool} {style.name:<{width}}  {style.description}")
+    print("\n* in the default pool: plain variations draw from these.")
+    if args.sheet:
+        from ._sheet import sample_picture, style_sheet
+
+        picture = load_picture(args.image) if args.image else sample_picture()
+        style_sheet(StyleEngine.from_pretrained(), picture).save(args.sheet)
+        print(f"sheet: {args.sheet}", file=sys.stderr)
     return 0
 
 
@@ -149,8 +238,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 0
+    run = {"serve": _serve, "styles": _styles}.get(args.command, _make)
     try:
-        return _serve(args) if args.command == "serve" else _create(args)
+        return run(args)
     except (OSError, VaryError) as exc:
         detail = (
             f"{exc.strerror}: {exc.filename}"

@@ -45,6 +45,9 @@ class Settings:
     max_pixels: int = 40_000_000
     #: onnxruntime threads per call; ``None`` uses one per core.
     threads: int | None = None
+    #: Make OpenAI's own fields accept only what OpenAI accepts: the three square sizes, and
+    #: a square PNG under 4 MB. vary's extra fields still work.
+    strict_openai: bool = False
 
     def __post_init__(self) -> None:
         if self.url_ttl <= 0:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import io
 import struct
 import zlib
 from dataclasses import replace
 
 import pytest
 from fastapi.testclient import TestClient
+from PIL import Image
 
 from conftest import png_bytes
 from vary.api import create_app
@@ -33,11 +35,6 @@ def post(client: TestClient, image: bytes | None = b"", **fields: str):
         ({"n": "-3"}, "-3 is less than the minimum of 1 - 'n'", "n"),
         ({"n": "abc"}, "'abc' is not of type 'integer' - 'n'", "n"),
         ({"n": "1.5"}, "'1.5' is not of type 'integer' - 'n'", "n"),
-        (
-            {"size": "1024x1536"},
-            "'1024x1536' is not one of ['256x256', '512x512', '1024x1024'] - 'size'",
-            "size",
-        ),
         (
             {"response_format": "gif"},
             "'gif' is not one of ['url', 'b64_json'] - 'response_format'",
@@ -136,3 +133,66 @@ def test_wrong_method_is_405_in_the_envelope(client):
     response = client.get("/v1/images/variations")
     assert response.status_code == 405
     envelope(response)
+
+
+@pytest.mark.parametrize("size", ["big", "4096x4096", "63x64", "1024x", "auto2"])
+def test_sizes_outside_the_range_are_400_on_size(client, gradient, size):
+    response = post(client, png_bytes(gradient), size=size)
+    assert response.status_code == 400
+    error = envelope(response)
+    assert error["param"] == "size"
+    assert repr(size) in error["message"]
+
+
+@pytest.fixture
+def strict_client(settings, fake_engine):
+    app = create_app(replace(settings, strict_openai=True), engine=fake_engine)
+    with TestClient(app) as client:
+        yield client
+
+
+@pytest.mark.parametrize("size", ["1024x1536", "auto", "300x300"])
+def test_strict_openai_accepts_only_openai_sizes(strict_client, size):
+    square = png_bytes(Image.new("RGB", (64, 64), "red"))
+    response = post(strict_client, square, size=size)
+    assert response.status_code == 400
+    assert envelope(response) == {
+        "message": f"'{size}' is not one of ['256x256', '512x512', '1024x1024'] - 'size'",
+        "type": "invalid_request_error",
+        "param": "size",
+        "code": None,
+    }
+
+
+def test_strict_openai_wants_a_square_png_under_4_mb(strict_client):
+    jpeg = io.BytesIO()
+    Image.new("RGB", (64, 64), "red").save(jpeg, format="JPEG")
+    response = post(strict_client, jpeg.getvalue(), size="256x256")
+    assert response.status_code == 400
+    assert envelope(response)["message"] == "Uploaded image must be a PNG and less than 4 MB."
+    response = post(strict_client, png_bytes(Image.new("RGB", (1024, 768))), size="256x256")
+    assert response.status_code == 400
+    assert envelope(response)["message"] == (
+        "Invalid input image - expected an image with equal width and height, got 1024x768 instead."
+    )
+    square = png_bytes(Image.new("RGB", (64, 64), "red"))
+    assert post(strict_client, square, size="256x256", seed="3").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("fields", "param"),
+    [
+        ({"seed": "-1"}, "seed"),
+        ({"seed": "x"}, "seed"),
+        ({"strength": "1.5"}, "strength"),
+        ({"strength": "strong"}, "strength"),
+        ({"fit": "zoom"}, "fit"),
+        ({"output_format": "gif"}, "output_format"),
+        ({"output_compression": "101"}, "output_compression"),
+        ({"preserve_color": "maybe"}, "preserve_color"),
+    ],
+)
+def test_extension_fields_are_validated(client, gradient, fields, param):
+    response = post(client, png_bytes(gradient), size="256x256", **fields)
+    assert response.status_code == 400
+    assert envelope(response)["param"] == param

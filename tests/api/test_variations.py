@@ -39,14 +39,15 @@ def test_b64_json_returns_n_pictures_of_the_size(client, gradient, size):
     pictures = [decode_b64(item) for item in body["data"]]
     assert all(p.size == (side, side) and p.format == "PNG" for p in pictures)
     assert len({p.tobytes() for p in pictures}) == 3, "variations must differ"
-    assert all(set(item) == {"b64_json"} for item in body["data"])
+    assert all(set(item) == {"b64_json", "revised_prompt", "seed"} for item in body["data"])
+    assert (body["size"], body["output_format"]) == (size, "png")
 
 
 def test_defaults_are_one_1024_url(client, gradient, fake_engine: FakeEngine):
     result = post(client, png_bytes(gradient))
     assert result["status"] == 200
     (item,) = result["body"]["data"]
-    assert set(item) == {"url"}
+    assert set(item) == {"url", "revised_prompt", "seed"}
     assert fake_engine.calls[0][:2] == ((1024, 1024), 1)
     picture = Image.open(io.BytesIO(client.get(item["url"]).content))
     assert picture.size == (1024, 1024)
@@ -86,7 +87,8 @@ def test_non_square_input_is_centre_cropped(client, fake_engine):
     seed = fake_engine.calls[0][2]
     # Undo the fake's colour shift: every pixel must come from the blue centre.
     shifted = decode_b64(item).convert("RGB")
-    expected = FakeEngine().variations(Image.new("RGB", (256, 256), (0, 0, 255)), n=1, seed=seed)[0]
+    blue = Image.new("RGB", (256, 256), (0, 0, 255))
+    expected = FakeEngine().variations(blue, n=1, seed=seed)[0].image
     assert shifted.tobytes() == expected.tobytes()
 
 
@@ -104,7 +106,7 @@ def test_transparency_is_kept(client):
 def test_each_request_draws_a_new_seed(client, gradient, fake_engine):
     for _ in range(3):
         post(client, png_bytes(gradient), size="256x256", response_format="b64_json")
-    assert len({seed for _, _, seed in fake_engine.calls}) == 3
+    assert len({seed for _, _, seed, _ in fake_engine.calls}) == 3
 
 
 def test_user_is_accepted(client, gradient):

@@ -93,14 +93,16 @@ def test_variations_keep_the_layout_of_real_photos(engine):
     # Measured over the whole pool: worst single variation 0.50 (a dark night scene), worst
     # photo mean 0.68; styles that paint over the picture score below 0.1.
     for photo in _photos(256):
-        scores = [layout_similarity(photo, v) for v in engine.variations(photo, n=17, seed=0)]
+        variations = engine.variations(photo, n=17, seed=0)
+        scores = [layout_similarity(photo, v.image) for v in variations]
         assert min(scores) > 0.4
         assert sum(scores) / len(scores) > 0.6
 
 
 def test_four_variations_are_four_different_looks(engine):
     for photo in _photos(256):
-        looks = [np.asarray(v, dtype=np.float32) for v in engine.variations(photo, n=4, seed=11)]
+        variations = engine.variations(photo, n=4, seed=11)
+        looks = [np.asarray(v.image, dtype=np.float32) for v in variations]
         for a, b in itertools.combinations(looks, 2):
             # Mean difference of at least 12 levels of 255: visibly another look, not noise.
             assert np.abs(a - b).mean() > 12
@@ -109,7 +111,7 @@ def test_four_variations_are_four_different_looks(engine):
 def test_strength_zero_gives_the_input_back():
     engine = StyleEngine.from_pretrained(strength=0.0)
     photo = _photos(128)[0]
-    assert engine.variations(photo, n=1, seed=3)[0].tobytes() == photo.tobytes()
+    assert engine.variations(photo, n=1, seed=3)[0].image.tobytes() == photo.tobytes()
 
 
 def test_strength_out_of_range_is_refused():
@@ -122,7 +124,7 @@ def test_loads_from_a_folder_or_a_file(tmp_path):
     picture = Image.new("RGB", (64, 64), (200, 100, 50))
     from_folder = StyleEngine.from_pretrained(tmp_path).variations(picture, n=1, seed=2)
     from_file = StyleEngine.from_pretrained(tmp_path / MODEL_FILE).variations(picture, n=1, seed=2)
-    assert from_folder[0].tobytes() == from_file[0].tobytes()
+    assert from_folder[0].image.tobytes() == from_file[0].image.tobytes()
 
 
 @pytest.mark.parametrize("content", [None, b"not an onnx model"])

@@ -19,7 +19,7 @@ from .auth import APIKeyMiddleware
 from .errors import install_error_handlers
 from .files import FileStore
 from .routes import router
-from .serving import VariationService
+from .serving import ImageService
 
 __all__ = ["create_app"]
 
@@ -51,7 +51,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
             logger.info("loaded %s in %.1fs", loaded.model_id, time.perf_counter() - started)
         store = FileStore(settings.data_dir, ttl=settings.url_ttl)
         await anyio.to_thread.run_sync(store.remove_expired)
-        app.state.service = VariationService(loaded, store, settings)
+        app.state.service = ImageService(loaded, store, settings)
         try:
             async with anyio.create_task_group() as tasks:
                 tasks.start_soon(_sweep_expired, store, min(_SWEEP_SECONDS, settings.url_ttl))

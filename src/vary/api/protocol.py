@@ -1,59 +1,157 @@
-"""Request and response models, named and shaped exactly as OpenAI's image API names them."""
+"""Request and response models, named and shaped exactly as OpenAI's image API names them.
+
+OpenAI's fields keep OpenAI's meaning. vary's own fields (seed, strength, style, ...) are extra
+form fields, which the official clients send with ``extra_body={...}``.
+"""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from fastapi import UploadFile
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from .. import imaging
 
 __all__ = [
+    "OPENAI_SIZES",
+    "CreateImageEditRequest",
     "CreateImageVariationRequest",
     "ErrorInfo",
     "ErrorResponse",
     "HealthResponse",
     "Image",
+    "ImageRequest",
     "ImagesResponse",
     "Model",
     "ModelList",
     "ResponseFormat",
-    "VariationSize",
+    "Style",
+    "StyleList",
 ]
 
-VariationSize = Literal["256x256", "512x512", "1024x1024"]
 ResponseFormat = Literal["url", "b64_json"]
+OPENAI_SIZES = ("256x256", "512x512", "1024x1024")
+
+_SIZE_HELP = (
+    "Output width x height: OpenAI's `256x256`, `512x512`, `1024x1024`, or any `WxH` with "
+    "sides from 64 to 2048, or `auto` (the input's aspect ratio, longest side 1024)."
+)
 
 
-class CreateImageVariationRequest(BaseModel):
-    """The multipart form of ``POST /v1/images/variations``."""
-
+class _Form(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
-    image: UploadFile = Field(
-        description="The picture to vary. Any of PNG, JPEG, WebP, GIF, BMP or TIFF, any shape."
-    )
+    @model_validator(mode="before")
+    @classmethod
+    def _empty_means_absent(cls, data: Any) -> Any:
+        # The official clients send a None value as an empty string.
+        if isinstance(data, dict):
+            return {key: value for key, value in data.items() if value != ""}
+        return data
+
+
+class ImageRequest(_Form):
+    """The fields variations and edits share: OpenAI's, then vary's extensions."""
+
     model: str | None = Field(
         default=None, description="An id from GET /v1/models; `dall-e-2` means the default."
     )
-    n: int = Field(default=1, ge=1, le=10, description="How many variations to make.")
-    size: VariationSize = Field(default="1024x1024", description="Output width x height.")
+    n: int = Field(default=1, ge=1, le=10, description="How many pictures to make.")
+    size: str = Field(default="1024x1024", description=_SIZE_HELP)
     response_format: ResponseFormat = Field(
         default="url", description="`url` (signed, expiring) or `b64_json`."
     )
-    user: str | None = Field(default=None, description="Your end-user's id; accepted and unused.")
+    user: str | None = Field(default=None, description="Your end-user's id; accepted, unused.")
+
+    seed: int | None = Field(
+        default=None,
+        ge=0,
+        le=2**32 - 1,
+        description="Seed of the first picture; picture i uses seed + i. Default: random, "
+        "and returned with each picture.",
+    )
+    strength: float | None = Field(
+        default=None,
+        ge=0,
+        le=1,
+        description="0 gives the input back, 1 the full look. Default 0.85.",
+    )
+    style: str | None = Field(
+        default=None,
+        max_length=1000,
+        description="A style from GET /v1/styles, or a blend such as `ink wash:0.6,woodcut:0.4`."
+        " Default: a different mix of the default pool for each picture.",
+    )
+    style_image: UploadFile | None = Field(
+        default=None, description="A picture whose look the outputs take."
+    )
+    preserve_color: bool = Field(
+        default=False, description="Keep the input's colours under the new look."
+    )
+    fit: imaging.Fit = Field(
+        default="cover",
+        description="How the input meets another aspect ratio: `cover` crops (default), "
+        "`contain` pads with transparency, `stretch` distorts.",
+    )
+    output_format: imaging.OutputFormat = Field(
+        default="png", description="`png` (default), `jpeg` or `webp`."
+    )
+    output_compression: int | None = Field(
+        default=None,
+        ge=0,
+        le=100,
+        description="0-100: zlib effort for PNG; for JPEG and WebP, 100 minus the quality "
+        "(default quality 90).",
+    )
+
+
+class CreateImageVariationRequest(ImageRequest):
+    """The multipart form of ``POST /v1/images/variations``."""
+
+    image: UploadFile = Field(
+        description="The picture to vary: PNG, JPEG, WebP, GIF, BMP or TIFF, any shape."
+    )
+    prompt: str | None = Field(
+        default=None,
+        max_length=32000,
+        description="Optional words that pick the styles, e.g. `blue ink sketch`.",
+    )
+
+
+class CreateImageEditRequest(ImageRequest):
+    """The multipart form of ``POST /v1/images/edits``."""
+
+    image: list[UploadFile] | None = Field(
+        default=None, description="The picture to edit (the official client sends `image[]`)."
+    )
+    image_list: list[UploadFile] | None = Field(
+        default=None, alias="image[]", description="The picture to edit, as a list of one."
+    )
+    mask: UploadFile | None = Field(
+        default=None,
+        description="A PNG the size of the image: its fully transparent pixels mark where the "
+        "image may change. Default: the whole image.",
+    )
+    prompt: str = Field(max_length=32000, description="Words that pick the styles.")
 
 
 class Image(BaseModel):
-    """One picture of a response: a URL or base64-encoded PNG bytes."""
+    """One picture of a response: a URL or base64-encoded bytes, and how it was made."""
 
     url: str | None = None
     b64_json: str | None = None
-    revised_prompt: str | None = None
+    revised_prompt: str | None = Field(
+        default=None, description="The recipe: styles and their shares, strength."
+    )
+    seed: int | None = Field(default=None, description="Makes this picture again, with n=1.")
 
 
 class ImagesResponse(BaseModel):
     created: int = Field(description="Unix time, in seconds, when the images were made.")
     data: list[Image]
+    size: str | None = None
+    output_format: imaging.OutputFormat | None = None
 
 
 class ErrorInfo(BaseModel):
@@ -77,6 +175,18 @@ class Model(BaseModel):
 class ModelList(BaseModel):
     object: Literal["list"] = "list"
     data: list[Model]
+
+
+class Style(BaseModel):
+    id: int
+    name: str
+    description: str
+    default: bool = Field(description="Whether default variations draw from it.")
+
+
+class StyleList(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[Style]
 
 
 class HealthResponse(BaseModel):

@@ -6,22 +6,28 @@ import time
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Query, Request
-from fastapi.responses import FileResponse, RedirectResponse
+from fastapi.responses import FileResponse, JSONResponse, RedirectResponse
 
+from ..engines._styles import STYLES
+from .errors import error_response
 from .protocol import (
+    CreateImageEditRequest,
     CreateImageVariationRequest,
     ErrorResponse,
     HealthResponse,
     ImagesResponse,
     Model,
     ModelList,
+    Style,
+    StyleList,
 )
-from .serving import VariationService
+from .serving import ImageService
 
 __all__ = ["router"]
 
 router = APIRouter()
 
+_MULTIPART = Form(media_type="multipart/form-data")
 _ERRORS: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorResponse, "description": description}
     for status, description in {
@@ -31,31 +37,62 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
         413: "Image over the size limits",
     }.items()
 }
+_IMAGES: dict[str, Any] = {
+    "response_model": ImagesResponse,
+    "response_model_exclude_none": True,
+    "responses": _ERRORS,
+}
 
 
-def _service(request: Request) -> VariationService:
-    service: VariationService = request.app.state.service
+def _service(request: Request) -> ImageService:
+    service: ImageService = request.app.state.service
     return service
 
 
-@router.post(
-    "/v1/images/variations",
-    response_model=ImagesResponse,
-    response_model_exclude_none=True,
-    responses=_ERRORS,
-    summary="Create image variations",
-)
+@router.post("/v1/images/variations", summary="Create image variations", **_IMAGES)
 async def create_image_variation(
-    request: Request,
-    form: Annotated[CreateImageVariationRequest, Form(media_type="multipart/form-data")],
+    request: Request, form: Annotated[CreateImageVariationRequest, _MULTIPART]
 ) -> ImagesResponse:
     return await _service(request).create_variation(form, base_url=str(request.base_url))
+
+
+@router.post("/v1/images/edits", summary="Edit an image, within a mask", **_IMAGES)
+async def create_image_edit(
+    request: Request, form: Annotated[CreateImageEditRequest, _MULTIPART]
+) -> ImagesResponse:
+    return await _service(request).create_edit(form, base_url=str(request.base_url))
+
+
+@router.post(
+    "/v1/images/generations",
+    summary="Text-to-image: not served by the loaded engine",
+    responses={400: {"model": ErrorResponse}},
+)
+async def create_image(request: Request) -> JSONResponse:
+    model = _service(request).engine.model_id
+    return error_response(
+        400,
+        f"The loaded engine '{model}' makes images from a picture, not from text alone: use "
+        "POST /v1/images/variations or /v1/images/edits. Text-to-image needs a text-to-image "
+        "engine (the 'diffusion' extra), and none is loaded on this server.",
+        code="unsupported_endpoint",
+    )
 
 
 @router.get("/v1/models", response_model=ModelList, summary="List the models served")
 async def list_models(request: Request) -> ModelList:
     service = _service(request)
     return ModelList(data=[Model(id=service.engine.model_id, created=service.started)])
+
+
+@router.get("/v1/styles", response_model=StyleList, summary="List the named styles")
+async def list_styles() -> StyleList:
+    return StyleList(
+        data=[
+            Style(id=s.id, name=s.name, description=s.description, default=s.in_default_pool)
+            for s in STYLES
+        ]
+    )
 
 
 @router.get("/", include_in_schema=False)

@@ -12,18 +12,21 @@ from fastapi import UploadFile
 from PIL import Image
 
 from .. import imaging
-from .._pipeline import draw_seed, parse_size, vary_image
+from .._pipeline import check_mask, draw_seed, output_size, vary_image
 from ..config import Settings
-from ..engines import Engine, resolve_model
-from ..errors import ImageTooLargeError, ModelNotFoundError
+from ..engines import Controls, Engine, Variation, resolve_model
+from ..errors import ImageTooLargeError, InvalidImageError, InvalidRequestError, ModelNotFoundError
 from . import protocol
 from .files import FileStore
 
-__all__ = ["VariationService"]
+__all__ = ["ImageService"]
+
+# What OpenAI's variations endpoint accepted, for --strict-openai.
+_OPENAI_MAX_BYTES = 4 * 1024 * 1024
 
 
-class VariationService:
-    """Holds the loaded engine and the file store, and serves variation requests.
+class ImageService:
+    """Holds the loaded engine and the file store, and serves image requests.
 
     Decoding, inference and encoding run in worker threads, so the event loop stays free;
     inference is further bounded by the engine's own concurrency.
@@ -40,49 +43,131 @@ class VariationService:
         if resolve_model(model) != self.engine.model_id:
             raise ModelNotFoundError(f"The model '{model}' is not loaded on this server.")
 
-    async def _read_image(self, upload: UploadFile) -> Image.Image:
+    async def _read(self, upload: UploadFile, param: str) -> Image.Image:
         limit = self.settings.max_upload_bytes
         if upload.size is not None and upload.size > limit:
-            raise ImageTooLargeError(_too_large(limit))
+            raise ImageTooLargeError(_too_large(limit), param=param)
         data = await upload.read(limit + 1)
         if len(data) > limit:
-            raise ImageTooLargeError(_too_large(limit))
-        return await anyio.to_thread.run_sync(
-            partial(imaging.decode, data, max_bytes=limit, max_pixels=self.settings.max_pixels)
-        )
+            raise ImageTooLargeError(_too_large(limit), param=param)
+        strict = self.settings.strict_openai and param == "image"
+        if strict and (len(data) >= _OPENAI_MAX_BYTES or imaging.sniff_format(data) != "PNG"):
+            raise InvalidImageError("Uploaded image must be a PNG and less than 4 MB.")
+        decode = partial(imaging.decode, data, max_bytes=limit, max_pixels=self.settings.max_pixels)
+        try:
+            picture: Image.Image = await anyio.to_thread.run_sync(decode)
+        except InvalidImageError as exc:
+            exc.param = param
+            raise
+        if strict and picture.width != picture.height:
+            raise InvalidImageError(
+                "Invalid input image - expected an image with equal width and height, "
+                f"got {picture.width}x{picture.height} instead."
+            )
+        return picture
+
+    def _size(self, size: str, picture: Image.Image) -> tuple[int, int]:
+        if self.settings.strict_openai and size not in protocol.OPENAI_SIZES:
+            allowed = ", ".join(repr(s) for s in protocol.OPENAI_SIZES)
+            raise InvalidRequestError(f"{size!r} is not one of [{allowed}] - 'size'", param="size")
+        try:
+            return output_size(size, picture.size)
+        except ValueError as exc:
+            raise InvalidRequestError(
+                f"Invalid size {size!r}: {exc}. Use one of {', '.join(protocol.OPENAI_SIZES)}, "
+                "any WxH, or 'auto'.",
+                param="size",
+            ) from None
 
     async def create_variation(
         self, request: protocol.CreateImageVariationRequest, *, base_url: str
     ) -> protocol.ImagesResponse:
         self.check_model(request.model)
-        picture = await self._read_image(request.image)
-        variations = await anyio.to_thread.run_sync(
-            partial(
-                vary_image,
-                self.engine,
-                picture,
-                n=request.n,
-                size=parse_size(request.size),
-                seed=draw_seed(),
-            ),
-            limiter=self._engine_slots,
+        picture = await self._read(request.image, "image")
+        return await self._respond(picture, request, request.prompt, None, base_url)
+
+    async def create_edit(
+        self, request: protocol.CreateImageEditRequest, *, base_url: str
+    ) -> protocol.ImagesResponse:
+        self.check_model(request.model)
+        uploads = (request.image or []) + (request.image_list or [])
+        if not uploads:
+            raise InvalidRequestError("'image' is a required property", param="image")
+        if len(uploads) > 1:
+            raise InvalidRequestError(
+                f"vary edits one image at a time; got {len(uploads)}.", param="image"
+            )
+        picture = await self._read(uploads[0], "image")
+        mask = await self._read(request.mask, "mask") if request.mask is not None else None
+        if mask is not None:
+            check_mask(mask, picture)
+        return await self._respond(picture, request, request.prompt, mask, base_url)
+
+    async def _respond(
+        self,
+        picture: Image.Image,
+        request: protocol.ImageRequest,
+        prompt: str | None,
+        mask: Image.Image | None,
+        base_url: str,
+    ) -> protocol.ImagesResponse:
+        size = self._size(request.size, picture)
+        style_image = None
+        if request.style_image is not None:
+            style_image = (await self._read(request.style_image, "style_image")).convert("RGB")
+        controls = Controls(
+            strength=request.strength,
+            style=request.style,
+            prompt=prompt,
+            style_image=style_image,
         )
-        base = self.settings.public_url or base_url.rstrip("/")
-        data = await anyio.to_thread.run_sync(
-            partial(self._publish, variations, request.response_format, base)
+        make = partial(
+            vary_image,
+            self.engine,
+            picture,
+            n=request.n,
+            size=size,
+            seed=draw_seed() if request.seed is None else request.seed,
+            controls=controls,
+            fit=request.fit,
+            preserve_color=request.preserve_color,
+            mask=mask,
         )
-        return protocol.ImagesResponse(created=int(time.time()), data=data)
+        variations = await anyio.to_thread.run_sync(make, limiter=self._engine_slots)
+        publish = partial(
+            self._publish,
+            variations,
+            request.response_format,
+            request.output_format,
+            request.output_compression,
+            self.settings.public_url or base_url.rstrip("/"),
+        )
+        return protocol.ImagesResponse(
+            created=int(time.time()),
+            data=await anyio.to_thread.run_sync(publish),
+            size=f"{size[0]}x{size[1]}",
+            output_format=request.output_format,
+        )
 
     def _publish(
-        self, pictures: list[Image.Image], response_format: str, base: str
+        self,
+        variations: list[Variation],
+        response_format: str,
+        output_format: imaging.OutputFormat,
+        compression: int | None,
+        base: str,
     ) -> list[protocol.Image]:
-        encoded = [imaging.encode_png(picture) for picture in pictures]
-        if response_format == "b64_json":
-            return [protocol.Image(b64_json=base64.b64encode(png).decode()) for png in encoded]
-        return [
-            protocol.Image(url=base + self.store.save(png, "png").path_and_query())
-            for png in encoded
-        ]
+        items = []
+        for variation in variations:
+            data = imaging.encode(variation.image, output_format, compression)
+            if response_format == "b64_json":
+                where = {"b64_json": base64.b64encode(data).decode()}
+            else:
+                where = {"url": base + self.store.save(data, output_format).path_and_query()}
+            items.append(
+                protocol.Image(**where, revised_prompt=variation.recipe, seed=variation.seed)
+            )
+        return items
 
 
 def _too_large(limit: int) -> str:

@@ -8,15 +8,17 @@ written for OpenAI works unchanged.
 from __future__ import annotations
 
 from ..errors import ModelNotFoundError
-from .base import Engine
+from .base import Controls, Engine, Variation
 from .style import StyleEngine
 
 __all__ = [
     "ALIASES",
     "DEFAULT_MODEL",
     "ENGINES",
+    "Controls",
     "Engine",
     "StyleEngine",
+    "Variation",
     "load_engine",
     "resolve_model",
 ]

@@ -9,11 +9,44 @@ from __future__ import annotations
 
 import abc
 import os
+from dataclasses import dataclass
 from typing import ClassVar, Self
 
 from PIL import Image
 
-__all__ = ["Engine"]
+__all__ = ["Controls", "Engine", "Variation"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Controls:
+    """What a caller may ask of the look, beside the picture, ``n`` and the seed.
+
+    Every field is optional; an engine uses what it understands and says in each variation's
+    recipe what it did with it.
+    """
+
+    #: 0 gives the input back, 1 the full look; ``None`` is the engine's default.
+    strength: float | None = None
+    #: A style by name, or a blend such as ``"ink wash:0.6,woodcut:0.4"``.
+    style: str | None = None
+    #: Words that steer the look.
+    prompt: str | None = None
+    #: A picture whose look the variations should take.
+    style_image: Image.Image | None = None
+
+    def __post_init__(self) -> None:
+        if self.strength is not None and not 0.0 <= self.strength <= 1.0:
+            raise ValueError(f"strength must be between 0 and 1, got {self.strength}")
+
+
+@dataclass(frozen=True)
+class Variation:
+    """One picture an engine made, with the seed that makes it again and how it was made."""
+
+    image: Image.Image
+    seed: int
+    #: Human-readable, e.g. ``style "ink wash" 70% + "woodcut" 30%, strength 0.85``.
+    recipe: str
 
 
 class Engine(abc.ABC):
@@ -40,12 +73,15 @@ class Engine(abc.ABC):
         """
 
     @abc.abstractmethod
-    def variations(self, image: Image.Image, *, n: int, seed: int) -> list[Image.Image]:
-        """Return ``n`` RGB variations of ``image``, each exactly ``image.size``.
+    def variations(
+        self, image: Image.Image, *, n: int, seed: int, controls: Controls = Controls()
+    ) -> list[Variation]:
+        """Return ``n`` variations of ``image``, each an RGB picture of exactly ``image.size``.
 
         ``image`` is an RGB picture at the requested output size. Variation ``i`` must depend
-        only on the picture and on ``seed + i``, so the same seed gives the same pixels and one
-        variation of a batch can be made again alone.
+        only on the picture, the controls and ``seed + i``, so the same seed gives the same
+        pixels and one variation of a batch can be made again alone. Bad controls raise
+        :class:`vary.errors.InvalidRequestError` naming the field.
         """
 
     def close(self) -> None:  # noqa: B027 - optional hook, most engines hold nothing to release

@@ -2,15 +2,16 @@
 
 Each variation gets its own mix of styles, drawn from its seed: a lead style taken in turn from
 the default pool (so the variations of one request lead with different styles) and a second
-style at a minor weight. The stylized picture is mixed back with the input by ``strength`` so the
-subject and layout stay readable.
+style at a minor weight. A caller who names a style (or whose prompt matches some) gets that
+look plus a seed-drawn accent style, so that the variations still differ. The stylized picture
+is mixed back with the input by ``strength`` so the subject and layout stay readable.
 """
 
 from __future__ import annotations
 
 import importlib.resources
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import ClassVar, Literal, Self
 
@@ -21,8 +22,9 @@ from PIL import Image
 
 from ..errors import EngineError
 from ._graph import batch_style_weights
+from ._recipes import describe, parse_style, styles_from_prompt
 from ._styles import DEFAULT_POOL, DEFAULT_STRENGTH, STYLES
-from .base import Engine
+from .base import Controls, Engine, Variation
 
 __all__ = ["MODEL_FILE", "StyleEngine", "style_mix"]
 
@@ -34,6 +36,8 @@ _MULTIPLE = 4
 # per-call overhead, while one 1024x1024 picture's activations already take several hundred MB.
 _BATCH_PIXELS = 1024 * 1024
 _LEAD_WEIGHT = (0.6, 0.85)
+# The share of the accent style added to a look the caller asked for.
+_ACCENT_SHARE = (0.1, 0.25)
 
 
 def style_mix(seed: int, pool: Sequence[int] = DEFAULT_POOL) -> np.ndarray:
@@ -110,23 +114,93 @@ class StyleEngine(Engine):
         )
         return cls(session, strength=strength)
 
-    def variations(self, image: Image.Image, *, n: int, seed: int) -> list[Image.Image]:
+    def variations(
+        self, image: Image.Image, *, n: int, seed: int, controls: Controls = Controls()
+    ) -> list[Variation]:
         if n < 1:
             raise ValueError(f"n must be at least 1, got {n}")
+        strength = self.strength if controls.strength is None else controls.strength
         original = np.asarray(image.convert("RGB"), dtype=np.float32) / 255.0
+        asked, note = _asked_weights(controls)
+        mixes = [
+            style_mix(seed + i) if asked is None else _with_accent(asked, seed + i)
+            for i in range(n)
+        ]
+        looks = self._stylize(original, np.stack(mixes))
+        return [
+            Variation(
+                _mix_back(look, original, strength),
+                seed + i,
+                note + describe(_as_weights(mix), strength),
+            )
+            for i, (look, mix) in enumerate(zip(looks, mixes, strict=True))
+        ]
+
+    def stylize(
+        self, image: Image.Image, style: str | Mapping[int, float], *, strength: float = 1.0
+    ) -> Image.Image:
+        """``image`` in exactly one look, with no seed and no accent: a style name, a blend
+        such as ``"ink wash:0.6,woodcut:0.4"``, or ``{style id: weight}``."""
+        weights = parse_style(style) if isinstance(style, str) else style
+        mix = np.zeros(len(STYLES), dtype=np.float32)
+        for index, weight in weights.items():
+            mix[index] = weight
+        mix /= mix.sum()
+        original = np.asarray(image.convert("RGB"), dtype=np.float32) / 255.0
+        (look,) = self._stylize(original, mix[None])
+        return _mix_back(look, original, strength)
+
+    def _stylize(self, original: np.ndarray, mixes: np.ndarray) -> list[np.ndarray]:
+        """Run the network on one picture (H, W, 3) with one style mix per output."""
         height, width = original.shape[:2]
         padded = _pad_to_multiple(original.transpose(2, 0, 1)[None])
         per_call = max(1, _BATCH_PIXELS // (height * width))
-        results: list[Image.Image] = []
-        for first in range(0, n, per_call):
-            count = min(per_call, n - first)
-            weights = np.stack([style_mix(seed + first + i) for i in range(count)])
-            (stylized,) = self._session.run(None, {"image": padded, "style_weights": weights})
-            looks = stylized[:, :, :height, :width].transpose(0, 2, 3, 1)
-            mixed = self.strength * looks + (1.0 - self.strength) * original
-            pixels = np.clip(mixed * 255.0 + 0.5, 0, 255).astype(np.uint8)
-            results += [Image.fromarray(picture) for picture in pixels]
-        return results
+        looks: list[np.ndarray] = []
+        for first in range(0, len(mixes), per_call):
+            batch = mixes[first : first + per_call]
+            (stylized,) = self._session.run(None, {"image": padded, "style_weights": batch})
+            looks += list(stylized[:, :, :height, :width].transpose(0, 2, 3, 1))
+        return looks
+
+
+def _asked_weights(controls: Controls) -> tuple[dict[int, float] | None, str]:
+    """The weights the caller asked for (None: the default mixes) and a note for the recipe."""
+    if controls.style:
+        return parse_style(controls.style), ""
+    if controls.prompt:
+        weights, matched = styles_from_prompt(controls.prompt)
+        if not weights:
+            return None, "prompt matched no style; "
+        return weights, f"prompt matched {', '.join(repr(word) for word in matched)}: "
+    return None, ""
+
+
+def _with_accent(asked: dict[int, float], seed: int) -> np.ndarray:
+    """The asked-for weights, plus an accent style drawn from the seed so variations differ.
+
+    The accent takes 10-25% (or whatever the asked weights leave free, if more) and is the pool
+    style ``seed`` points at among those not asked for, as in :func:`style_mix`.
+    """
+    rng = np.random.default_rng(seed)
+    free = [style for style in DEFAULT_POOL if style not in asked]
+    accent = free[seed % len(free)]
+    total = sum(asked.values())
+    share = max(rng.uniform(*_ACCENT_SHARE), 1.0 - total)
+    weights = np.zeros(len(STYLES), dtype=np.float32)
+    for style, weight in asked.items():
+        weights[style] = weight / total * (1.0 - share)
+    weights[accent] = share
+    return weights
+
+
+def _as_weights(mix: np.ndarray) -> dict[int, float]:
+    return {int(style): float(mix[style]) for style in np.flatnonzero(mix)}
+
+
+def _mix_back(look: np.ndarray, original: np.ndarray, strength: float) -> Image.Image:
+    """``strength * look + (1 - strength) * original``, rounded once to 8 bits."""
+    mixed = strength * look + (1.0 - strength) * original
+    return Image.fromarray(np.clip(mixed * 255.0 + 0.5, 0, 255).astype(np.uint8))
 
 
 def _pad_to_multiple(batch: np.ndarray) -> np.ndarray:
