@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.resources
 import itertools
+import re
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +15,7 @@ from PIL import Image
 
 from conftest import PHOTOS
 from layout import layout_similarity
-from vary.engines import StyleEngine
+from vary.engines import Controls, StyleEngine
 from vary.engines._graph import batch_style_weights
 from vary.engines._styles import DEFAULT_POOL, STYLES
 from vary.engines.style import MODEL_FILE, style_mix
@@ -134,3 +135,72 @@ def test_missing_or_broken_model_is_an_engine_error(tmp_path, content):
         path.write_bytes(content)
     with pytest.raises(EngineError, match="cannot load the style model"):
         StyleEngine.from_pretrained(path)
+
+
+def _distance(a: Image.Image, b: Image.Image) -> float:
+    return float(np.abs(np.asarray(a, dtype=np.float32) - np.asarray(b, dtype=np.float32)).mean())
+
+
+def test_a_named_style_gives_that_look(engine):
+    photo = _photos(192)[1]
+    pure = {style.id: engine.stylize(photo, {style.id: 1.0}) for style in STYLES}
+    for name in ("ink wash", "woodcut", "blue streaks"):
+        (variation,) = engine.variations(
+            photo, n=1, seed=4, controls=Controls(style=name, strength=1.0)
+        )
+        nearest = min(pure, key=lambda style: _distance(variation.image, pure[style]))
+        assert STYLES[nearest].name == name
+        assert variation.recipe.startswith(f'style "{name}"')
+
+
+def test_a_blend_is_described_as_asked(engine):
+    photo = _photos(64)[0]
+    (variation,) = engine.variations(
+        photo, n=1, seed=0, controls=Controls(style="ink wash:0.6,woodcut:0.4", strength=0.5)
+    )
+    # The accent style takes its share from both in proportion.
+    shares = dict(re.findall(r'"([a-z ]+)" (\d+)%', variation.recipe))
+    assert int(shares["ink wash"]) / int(shares["woodcut"]) == pytest.approx(1.5, rel=0.1)
+    assert len(shares) == 3
+    assert variation.recipe.endswith("strength 0.5")
+
+
+def test_a_prompt_picks_styles_and_says_so(engine):
+    photo = _photos(64)[0]
+    (matched,) = engine.variations(photo, n=1, seed=0, controls=Controls(prompt="woodcut"))
+    assert matched.recipe.startswith("prompt matched 'woodcut': style \"woodcut\"")
+    (unmatched,) = engine.variations(photo, n=1, seed=0, controls=Controls(prompt="xyzzy"))
+    (default,) = engine.variations(photo, n=1, seed=0)
+    assert unmatched.recipe == "prompt matched no style; " + default.recipe
+    assert unmatched.image.tobytes() == default.image.tobytes()
+
+
+def test_distance_from_the_input_grows_with_strength(engine):
+    for photo in _photos(128)[:3]:
+        distances = [
+            _distance(
+                photo, engine.variations(photo, n=1, seed=9, controls=Controls(strength=s))[0].image
+            )
+            for s in (0.0, 0.25, 0.5, 0.75, 1.0)
+        ]
+        assert distances[0] == 0
+        assert distances == sorted(distances)
+        assert distances[1] > 0
+        assert distances[-1] == pytest.approx(4 * distances[1], rel=0.05)  # a linear dial
+
+
+def test_default_recipe_names_two_pool_styles_and_the_strength(engine):
+    (variation,) = engine.variations(_photos(64)[0], n=1, seed=3)
+    names = re.findall(r'"([a-z ]+)" \d+%', variation.recipe)
+    pool_names = {STYLES[style].name for style in DEFAULT_POOL}
+    assert len(names) == 2
+    assert set(names) <= pool_names
+    assert variation.recipe.endswith(f"strength {engine.strength:g}")
+
+
+def test_stylize_is_exact_and_accepts_names(engine):
+    photo = _photos(64)[0]
+    by_name = engine.stylize(photo, "ink wash")
+    by_id = engine.stylize(photo, {STYLES[2].id: 1.0})
+    assert STYLES[2].name == "ink wash"
+    assert by_name.tobytes() == by_id.tobytes()
