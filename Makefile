@@ -11,10 +11,12 @@ PORT ?= 8000
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-# Reinstalls only when the dependencies change.
-$(STAMP): pyproject.toml | $(BIN)/python
+# Reinstalls only when the dependencies change. The official Node client, for its end-to-end
+# test, comes along where npm exists; that test says so if it is missing.
+$(STAMP): pyproject.toml tests/node/package-lock.json | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet --editable '.[dev]'
+	if command -v npm >/dev/null; then npm ci --prefix tests/node --no-audit --no-fund; fi
 	touch $@
 
 install: $(STAMP)
@@ -23,8 +25,8 @@ run: install
 	$(BIN)/vary serve --host $(HOST) --port $(PORT)
 
 lint: install
-	$(BIN)/ruff check src tests
-	$(BIN)/ruff format --check src tests
+	$(BIN)/ruff check src tests scripts benchmarks
+	$(BIN)/ruff format --check src tests scripts benchmarks
 	$(BIN)/mypy
 
 test: lint

@@ -17,11 +17,13 @@ from .errors import InvalidRequestError
 
 __all__ = [
     "AUTO_SIDE",
+    "DRAWN_SEEDS",
     "MAX_SEED",
     "MAX_SIDE",
     "MIN_SIDE",
     "ImageInput",
     "check_mask",
+    "check_seed",
     "create_variations",
     "draw_seed",
     "load_picture",
@@ -29,8 +31,10 @@ __all__ = [
     "vary_image",
 ]
 
-#: Seeds are drawn below this bound; any non-negative int is accepted.
-MAX_SEED = 2**31 - 1
+#: Seeds are drawn below this bound.
+DRAWN_SEEDS = 2**31
+#: The largest seed of any picture: JavaScript clients read integers exactly up to here.
+MAX_SEED = 2**53 - 1
 #: Output sides, in pixels.
 MIN_SIDE, MAX_SIDE = 64, 2048
 #: The longest side of a ``size="auto"`` output.
@@ -43,7 +47,16 @@ _SIZE = re.compile(r"^(\d{1,5})x(\d{1,5})$")
 
 def draw_seed() -> int:
     """A fresh random seed for a request that did not give one."""
-    return secrets.randbelow(MAX_SEED)
+    return secrets.randbelow(DRAWN_SEEDS)
+
+
+def check_seed(seed: int, n: int) -> None:
+    """Refuse a seed whose pictures (``seed`` to ``seed + n - 1``) would leave 0..MAX_SEED,
+    so every seed vary returns is one it accepts back."""
+    if not 0 <= seed <= MAX_SEED - (n - 1):
+        raise InvalidRequestError(
+            f"seed must be between 0 and {MAX_SEED - (n - 1)} for n={n}, got {seed}", param="seed"
+        )
 
 
 def output_size(size: str | tuple[int, int], source: tuple[int, int]) -> tuple[int, int]:
@@ -103,6 +116,7 @@ def vary_image(
     under the new look; ``mask`` (checked with :func:`check_mask`) limits the change to its
     transparent area.
     """
+    check_seed(seed, n)
     colour, alpha = imaging.split_alpha(imaging.fit(picture, size, fit))
     kept = imaging.fit(mask, size, fit) if mask is not None else None
     results = []

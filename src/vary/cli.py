@@ -50,6 +50,18 @@ def _compression(text: str) -> int:
     return int(_in_range(text, 0, 100))
 
 
+def _seed(text: str) -> int:
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"must be a whole number from 0, got {text!r}")
+    return int(text)
+
+
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number from 1, got {text!r}")
+    return int(text)
+
+
 def _strength(text: str) -> float:
     return _in_range(text, 0, 1)
 
@@ -73,7 +85,7 @@ def _add_making_options(command: argparse.ArgumentParser) -> None:
         help="WxH (64-2048) or auto (default: %(default)s)",
     )
     command.add_argument("--fit", choices=imaging.FITS, default="cover", help="default: cover")
-    command.add_argument("--seed", type=int, help="seed of the first picture (default: random)")
+    command.add_argument("--seed", type=_seed, help="seed of the first picture (default: random)")
     command.add_argument("--strength", type=_strength, help="0 (input) to 1 (full look); 0.85")
     command.add_argument("--style", help="a style name (see 'vary styles') or 'a:0.6,b:0.4'")
     command.add_argument("--style-image", type=Path, help="take the look of this picture")
@@ -119,7 +131,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve.add_argument(
         "--url-ttl",
-        type=int,
+        type=_positive,
         default=defaults.url_ttl,
         help="seconds a URL stays valid (default: %(default)s)",
     )
@@ -131,7 +143,7 @@ def _parser() -> argparse.ArgumentParser:
         help="accept this key (repeatable; also VARY_API_KEYS, comma-separated); none: no auth",
     )
     serve.add_argument("--public-url", help="base of returned URLs (default: the host clients use)")
-    serve.add_argument("--threads", type=int, help="inference threads (default: one per core)")
+    serve.add_argument("--threads", type=_positive, help="inference threads (default: 1 per core)")
     serve.add_argument(
         "--strict-openai",
         action="store_true",

@@ -278,3 +278,26 @@ def test_styles_lists_the_catalogue(client):
     assert len(body["data"]) == 26
     assert set(body["data"][0]) == {"id", "name", "description", "default"}
     assert sum(style["default"] for style in body["data"]) >= 10
+
+
+def test_every_returned_seed_is_accepted_back(client, gradient):
+    top = 2**53 - 1
+    body = make(client, png_bytes(gradient), n="2", seed=str(top - 1))
+    assert [item["seed"] for item in body["data"]] == [top - 1, top]
+    again = make(client, png_bytes(gradient), seed=str(top))
+    assert again["data"][0]["b64_json"] == body["data"][1]["b64_json"]
+    response = client.post(
+        "/v1/images/variations",
+        files={"image": ("upload", png_bytes(gradient), "application/octet-stream")},
+        data={"n": "2", "seed": str(top)},
+    )
+    assert response.status_code == 400
+    assert response.json()["error"]["param"] == "seed"
+
+
+def test_image_urls_answer_head(client, gradient):
+    url = make(client, png_bytes(gradient), response_format="url")["data"][0]["url"]
+    response = client.head(url)
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "image/png"
+    assert int(response.headers["content-length"]) > 0

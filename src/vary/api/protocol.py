@@ -67,7 +67,7 @@ class ImageRequest(_Form):
     seed: int | None = Field(
         default=None,
         ge=0,
-        le=2**32 - 1,
+        le=2**53 - 1,
         description="Seed of the first picture; picture i uses seed + i. Default: random, "
         "and returned with each picture.",
     )

@@ -122,3 +122,7 @@ async def get_image(
     return FileResponse(
         path, media_type=media_type, headers={"Cache-Control": f"private, max-age={max_age}"}
     )
+
+
+# Link checkers and `curl -I` ask with HEAD; FileResponse answers it without the body.
+router.add_api_route("/images/{name}", get_image, methods=["HEAD"], include_in_schema=False)
