@@ -1,18 +1,20 @@
 """The ``vary`` command.
 
 ``vary IMAGE`` (short for ``vary create IMAGE``) makes variations, ``vary edit`` changes the
-masked part of a picture, ``vary styles`` lists the named styles (``--sheet`` draws them) and
-``vary serve`` runs the OpenAI-compatible server.
+masked part of a picture, ``vary styles`` lists the named styles (``--sheet`` draws them),
+``vary serve`` runs the OpenAI-compatible server and ``vary keys`` manages its API keys.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
+import sqlite3
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from . import imaging
 from ._pipeline import check_mask, draw_seed, load_picture, output_size, vary_image
@@ -22,9 +24,12 @@ from .engines import Controls, StyleEngine, load_engine
 from .engines._styles import STYLES
 from .errors import VaryError
 
+if TYPE_CHECKING:
+    from .api.keys import KeyInfo
+
 __all__ = ["main"]
 
-_COMMANDS = ("serve", "create", "edit", "styles")
+_COMMANDS = ("serve", "keys", "create", "edit", "styles")
 _EXTENSIONS = {"png": "png", "jpeg": "jpg", "webp": "webp"}
 
 
@@ -103,7 +108,7 @@ def _parser() -> argparse.ArgumentParser:
         "'vary photo.jpg -n 4' is short for 'vary create photo.jpg -n 4'.",
     )
     parser.add_argument("--version", action="version", version=f"vary {__version__}")
-    commands = parser.add_subparsers(dest="command", metavar="{create,edit,styles,serve}")
+    commands = parser.add_subparsers(dest="command", metavar="{create,edit,styles,serve,keys}")
 
     create = commands.add_parser("create", help="make variations of a picture (the default)")
     _add_making_options(create)
@@ -140,7 +145,8 @@ def _parser() -> argparse.ArgumentParser:
         action="append",
         dest="api_keys",
         metavar="KEY",
-        help="accept this key (repeatable; also VARY_API_KEYS, comma-separated); none: no auth",
+        help="accept this key (repeatable; also VARY_API_KEYS, comma-separated), as well as "
+        "the keys of 'vary keys create'",
     )
     serve.add_argument("--public-url", help="base of returned URLs (default: the host clients use)")
     serve.add_argument("--threads", type=_positive, help="inference threads (default: 1 per core)")
@@ -149,6 +155,29 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="OpenAI's fields accept only what OpenAI accepts (3 sizes, square PNG < 4 MB)",
     )
+    serve.add_argument(
+        "--insecure-no-auth",
+        action="store_true",
+        help="serve on a non-loopback address even with no API key: anyone who reaches it can "
+        "use it",
+    )
+
+    keys = commands.add_parser("keys", help="create, list and revoke the server's API keys")
+    key_commands = keys.add_subparsers(
+        dest="keys_command", metavar="{create,list,revoke}", required=True
+    )
+    key_create = key_commands.add_parser("create", help="make a key; it is printed only once")
+    key_create.add_argument("--name", required=True, help="1-64 of A-Z a-z 0-9 . _ -")
+    key_list = key_commands.add_parser("list", help="the keys: names and fingerprints, no keys")
+    key_revoke = key_commands.add_parser("revoke", help="stop accepting a key, at once")
+    key_revoke.add_argument("name", help="the key's name")
+    for command in (key_create, key_list, key_revoke):
+        command.add_argument(
+            "--data-dir",
+            type=Path,
+            default=defaults.data_dir,
+            help="the server's data dir (default: %(default)s)",
+        )
     return parser
 
 
@@ -156,6 +185,8 @@ def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from .api import create_app
+    from .api.auth import is_loopback
+    from .api.keys import KeyStore
 
     settings = dataclasses.replace(
         Settings(),
@@ -169,8 +200,22 @@ def _serve(args: argparse.Namespace) -> int:
     )
     if args.api_keys:
         settings = dataclasses.replace(settings, api_keys=tuple(args.api_keys))
+    store = KeyStore(settings.data_dir)
+    with contextlib.closing(store), _key_errors(store.path):
+        keyed = bool(settings.api_keys) or store.has_active_keys()
+    if not keyed and not is_loopback(settings.host):
+        if not args.insecure_no_auth:
+            print(
+                f"vary: error: refusing to serve on {settings.host} without an API key, since "
+                "anyone who can reach it could use it: create one with 'vary keys create "
+                f"--name NAME --data-dir {settings.data_dir}' (or pass --api-key KEY), or pass "
+                "--insecure-no-auth",
+                file=sys.stderr,
+            )
+            return 2
+        print(f"vary: warning: serving on {settings.host} with no API key", file=sys.stderr)
     base = f"http://{settings.host}:{settings.port}"
-    auth = "one of your --api-key keys" if settings.api_keys else '"any" (no key needed)'
+    auth = "one of your API keys" if keyed else '"any" (no key needed)'
     print(
         f"vary {__version__}: loading the engine, then serving on {base}\n"
         f"  browser:       {base}/docs\n"
@@ -180,6 +225,52 @@ def _serve(args: argparse.Namespace) -> int:
     )
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
     return 0
+
+
+@contextlib.contextmanager
+def _key_errors(path: Path) -> Iterator[None]:
+    """Report a broken or locked key database in one line, like any other error."""
+    try:
+        yield
+    except sqlite3.Error as exc:
+        raise VaryError(f"{path}: {exc}") from None
+
+
+def _keys(args: argparse.Namespace) -> int:
+    from .api.keys import KeyStore
+
+    store = KeyStore(args.data_dir)
+    with contextlib.closing(store), _key_errors(store.path):
+        if args.keys_command == "create":
+            # The key alone on stdout, so that KEY=$(vary keys create --name ci) works.
+            print(store.create(args.name))
+            print(f"vary: created key {args.name!r}; it will not be shown again", file=sys.stderr)
+        elif args.keys_command == "list":
+            _print_keys(store.list(), store.path)
+        elif store.revoke(args.name):
+            print(f"vary: revoked key {args.name!r}", file=sys.stderr)
+        else:
+            raise VaryError(f"no active key named {args.name!r} in {store.path}")
+    return 0
+
+
+def _print_keys(keys: list[KeyInfo], path: Path) -> None:
+    if not keys:
+        print(f"no keys in {path}: create one with 'vary keys create --name NAME'", file=sys.stderr)
+        return
+    when = "%Y-%m-%d %H:%M:%S UTC"
+    rows = [("NAME", "CREATED", "STATUS", "FINGERPRINT")] + [
+        (
+            key.name,
+            key.created_at.strftime(when),
+            "active" if key.revoked_at is None else f"revoked {key.revoked_at.strftime(when)}",
+            key.fingerprint,
+        )
+        for key in keys
+    ]
+    width = [max(len(row[column]) for row in rows) for column in range(3)]
+    for name, created, status, fingerprint in rows:
+        print(f"{name:<{width[0]}}  {created:<{width[1]}}  {status:<{width[2]}}  {fingerprint}")
 
 
 def _progress(done: int, total: int, stream: TextIO) -> None:
@@ -250,7 +341,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 0
-    run = {"serve": _serve, "styles": _styles}.get(args.command, _make)
+    run = {"serve": _serve, "keys": _keys, "styles": _styles}.get(args.command, _make)
     try:
         return run(args)
     except (OSError, VaryError) as exc:

@@ -18,6 +18,8 @@ from ..engines import Engine, load_engine
 from .auth import APIKeyMiddleware
 from .errors import install_error_handlers
 from .files import FileStore
+from .keys import KeyStore
+from .limits import BodyLimitMiddleware, body_limit
 from .routes import router
 from .serving import ImageService
 
@@ -67,7 +69,8 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         summary="A drop-in replacement for OpenAI's image variations API.",
         lifespan=lifespan,
     )
-    app.add_middleware(APIKeyMiddleware, keys=settings.api_keys)
+    app.add_middleware(APIKeyMiddleware, keys=settings.api_keys, store=KeyStore(settings.data_dir))
+    app.add_middleware(BodyLimitMiddleware, max_body_bytes=body_limit(settings.max_upload_bytes))
     install_error_handlers(app)
     app.include_router(router)
     return app
