@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
+import logging
 import sqlite3
 import sys
 from collections.abc import Iterator, Sequence
@@ -55,7 +56,7 @@ def _compression(text: str) -> int:
     return int(_in_range(text, 0, 100))
 
 
-def _seed(text: str) -> int:
+def _count_from_zero(text: str) -> int:
     if not text.isdigit():
         raise argparse.ArgumentTypeError(f"must be a whole number from 0, got {text!r}")
     return int(text)
@@ -90,7 +91,9 @@ def _add_making_options(command: argparse.ArgumentParser) -> None:
         help="WxH (64-2048) or auto (default: %(default)s)",
     )
     command.add_argument("--fit", choices=imaging.FITS, default="cover", help="default: cover")
-    command.add_argument("--seed", type=_seed, help="seed of the first picture (default: random)")
+    command.add_argument(
+        "--seed", type=_count_from_zero, help="seed of the first picture (default: random)"
+    )
     command.add_argument("--strength", type=_strength, help="0 (input) to 1 (full look); 0.85")
     command.add_argument("--style", help="a style name (see 'vary styles') or 'a:0.6,b:0.4'")
     command.add_argument("--style-image", type=Path, help="take the look of this picture")
@@ -151,6 +154,26 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--public-url", help="base of returned URLs (default: the host clients use)")
     serve.add_argument("--threads", type=_positive, help="inference threads (default: 1 per core)")
     serve.add_argument(
+        "--max-queue",
+        type=_count_from_zero,
+        default=defaults.max_queue,
+        help="image requests that may wait for the engine; past that, 429 (default: %(default)s)",
+    )
+    serve.add_argument(
+        "--rate-limit-requests",
+        type=_count_from_zero,
+        default=0,
+        metavar="N",
+        help="image requests per minute per key (default: unlimited)",
+    )
+    serve.add_argument(
+        "--rate-limit-images",
+        type=_count_from_zero,
+        default=0,
+        metavar="N",
+        help="images per minute per key (default: unlimited)",
+    )
+    serve.add_argument(
         "--strict-openai",
         action="store_true",
         help="OpenAI's fields accept only what OpenAI accepts (3 sizes, square PNG < 4 MB)",
@@ -182,11 +205,10 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    import uvicorn
-
     from .api import create_app
     from .api.auth import is_loopback
     from .api.keys import KeyStore
+    from .api.server import serve
 
     settings = dataclasses.replace(
         Settings(),
@@ -197,6 +219,9 @@ def _serve(args: argparse.Namespace) -> int:
         public_url=args.public_url,
         threads=args.threads,
         strict_openai=args.strict_openai,
+        max_queue=args.max_queue,
+        requests_per_minute=args.rate_limit_requests,
+        images_per_minute=args.rate_limit_images,
     )
     if args.api_keys:
         settings = dataclasses.replace(settings, api_keys=tuple(args.api_keys))
@@ -223,7 +248,10 @@ def _serve(args: argparse.Namespace) -> int:
         file=sys.stderr,
         flush=True,
     )
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    serve(create_app(settings), settings)
     return 0
 
 

@@ -48,9 +48,16 @@ class Settings:
     #: Make OpenAI's own fields accept only what OpenAI accepts: the three square sizes, and
     #: a square PNG under 4 MB. vary's extra fields still work.
     strict_openai: bool = False
+    #: Image requests that may wait for the engine beside the one it runs; past that, 429.
+    max_queue: int = field(default_factory=lambda: 2 * (os.cpu_count() or 1))
+    #: Per-key limits per minute (0: none); the key's name, or "anonymous" without keys.
+    requests_per_minute: int = 0
+    images_per_minute: int = 0
 
     def __post_init__(self) -> None:
         if self.url_ttl <= 0:
             raise ValueError(f"url_ttl must be positive, got {self.url_ttl}")
+        if self.max_queue < 0:
+            raise ValueError(f"max_queue must not be negative, got {self.max_queue}")
         if self.public_url is not None:
             object.__setattr__(self, "public_url", self.public_url.rstrip("/"))

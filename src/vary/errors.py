@@ -10,6 +10,7 @@ Every error vary raises on purpose derives from :class:`VaryError`::
     ├── AuthenticationError       missing or wrong API key (HTTP 401)
     ├── InvalidSignatureError     an image URL this server did not issue, or altered (HTTP 403)
     ├── ExpiredURLError           an image URL whose time is up (HTTP 410)
+    ├── RateLimitError            over a key's rate or the queue; has ``retry_after`` (HTTP 429)
     └── EngineError               an engine failed to load or to run (HTTP 500)
 
 Each carries ``param`` (the request field at fault, or ``None``) and ``code`` (a short
@@ -28,6 +29,7 @@ __all__ = [
     "InvalidRequestError",
     "InvalidSignatureError",
     "ModelNotFoundError",
+    "RateLimitError",
     "VaryError",
 ]
 
@@ -88,6 +90,16 @@ class ExpiredURLError(VaryError):
     """An image URL that this server issued, but whose time is up."""
 
     default_code = "url_expired"
+
+
+class RateLimitError(VaryError):
+    """Over a key's rate, or the server's queue is full: retry after ``retry_after`` seconds."""
+
+    default_code = "rate_limit_exceeded"
+
+    def __init__(self, message: str, *, retry_after: int):
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class EngineError(VaryError):

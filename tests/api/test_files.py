@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urlsplit
@@ -70,12 +71,21 @@ def test_another_data_dir_does_not_accept_the_url(tmp_path):
         FileStore(tmp_path / "b", ttl=60).open(stored.name, stored.expires, stored.signature)
 
 
-def test_stale_partial_writes_are_swept(store):
-    partial = store.directory / "123_abc.png.part"
-    partial.write_bytes(b"half")
-    assert store.remove_expired() == 0, "a partial write may still be under way"
-    assert store.remove_expired(now=time.time() + 3600) == 1
-    assert not partial.exists()
+def test_partial_writes_of_dead_processes_are_swept(store):
+    ours = store.directory / f"123_abc.png.{os.getpid()}.part"
+    crashed = store.directory / "123_abd.png.999999999.part"
+    unnamed = store.directory / "123_abe.png.part"
+    for path in (ours, crashed, unnamed):
+        path.write_bytes(b"half")
+    assert store.remove_expired() == 2
+    assert ours.exists(), "a write under way in a live process is left alone"
+    assert not crashed.exists()
+    assert not unnamed.exists()
+
+
+def test_saved_files_leave_no_partial_behind(store):
+    store.save(b"x")
+    assert [p.name for p in store.directory.iterdir() if p.name.endswith(".part")] == []
 
 
 def _first_url(client: TestClient, gradient) -> str:

@@ -15,11 +15,13 @@ from fastapi import FastAPI
 from .._version import __version__
 from ..config import Settings
 from ..engines import Engine, load_engine
+from .admission import Admission, AdmissionMiddleware, RateLimits
 from .auth import APIKeyMiddleware
 from .errors import install_error_handlers
 from .files import FileStore
 from .keys import KeyStore
 from .limits import BodyLimitMiddleware, body_limit
+from .observability import Metrics, ObservabilityMiddleware
 from .routes import router
 from .serving import ImageService
 
@@ -53,7 +55,10 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
             logger.info("loaded %s in %.1fs", loaded.model_id, time.perf_counter() - started)
         store = FileStore(settings.data_dir, ttl=settings.url_ttl)
         await anyio.to_thread.run_sync(store.remove_expired)
-        app.state.service = ImageService(loaded, store, settings)
+        app.state.admission.slots = loaded.max_concurrency
+        app.state.service = ImageService(
+            loaded, store, settings, admission=app.state.admission, metrics=app.state.metrics
+        )
         try:
             async with anyio.create_task_group() as tasks:
                 tasks.start_soon(_sweep_expired, store, min(_SWEEP_SECONDS, settings.url_ttl))
@@ -69,8 +74,18 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         summary="A drop-in replacement for OpenAI's image variations API.",
         lifespan=lifespan,
     )
-    app.add_middleware(APIKeyMiddleware, keys=settings.api_keys, store=KeyStore(settings.data_dir))
+    admission = Admission(
+        max_queue=settings.max_queue,
+        limits=RateLimits(settings.requests_per_minute, settings.images_per_minute),
+    )
+    app.state.admission = admission
+    app.state.metrics = Metrics(queue_depth=lambda: admission.in_flight)
+    # The last added runs first: observe everything, then authenticate, then admit, and only
+    # then read a body.
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=body_limit(settings.max_upload_bytes))
+    app.add_middleware(AdmissionMiddleware, admission=admission)
+    app.add_middleware(APIKeyMiddleware, keys=settings.api_keys, store=KeyStore(settings.data_dir))
+    app.add_middleware(ObservabilityMiddleware, metrics=app.state.metrics)
     install_error_handlers(app)
     app.include_router(router)
     return app

@@ -8,7 +8,8 @@ rather than opening it. The store is asked on every request, so ``vary keys crea
 
 Checked in middleware, before the body is read, so a caller without a key costs no upload.
 Keys are compared in constant time and never written anywhere: the name of the key that was
-accepted goes into ``scope["state"]["key_name"]`` (``"static"`` for a static key) for the logs.
+accepted goes into ``scope["state"]["key_name"]`` (``static-1``, ``static-2``... for static
+keys) for the logs and the per-key limits.
 """
 
 from __future__ import annotations
@@ -24,8 +25,9 @@ from .keys import KeyStore
 
 __all__ = ["STATIC_KEY_NAME", "APIKeyMiddleware", "is_loopback", "mask_key"]
 
-#: The ``key_name`` a request authenticated with a static key gets.
-STATIC_KEY_NAME = "static"
+#: A request authenticated with the i-th static key (from 1) gets ``key_name`` "static-i":
+#: logs can tell the keys apart and per-key limits count them apart, without showing them.
+STATIC_KEY_NAME = "static-{}"
 _PROTECTED_PREFIX = "/v1/"
 _MISSING = (
     "You didn't provide an API key. You need to provide your API key in an Authorization header "
@@ -61,16 +63,17 @@ class APIKeyMiddleware:
         self._keys = tuple(key.encode() for key in keys)
         self._store = store
 
-    def _is_static(self, key: str) -> bool:
+    def _static_index(self, key: str) -> int | None:
         candidate = key.encode()
         # Compare with every key, so the time taken does not tell which one nearly matched.
         matches = [hmac.compare_digest(candidate, known) for known in self._keys]
-        return any(matches)
+        return matches.index(True) if any(matches) else None
 
     def _key_name(self, key: str) -> str | None:
         """The name of ``key`` if this server accepts it."""
-        if self._is_static(key):
-            return STATIC_KEY_NAME
+        index = self._static_index(key)
+        if index is not None:
+            return STATIC_KEY_NAME.format(index + 1)
         return None if self._store is None else self._store.lookup(key)
 
     def _required(self) -> bool:

@@ -21,11 +21,25 @@ from ..errors import (
     ImageTooLargeError,
     InvalidSignatureError,
     ModelNotFoundError,
+    RateLimitError,
     VaryError,
 )
 from .protocol import ErrorInfo, ErrorResponse
 
-__all__ = ["error_response", "install_error_handlers", "validation_message"]
+__all__ = [
+    "ClientDisconnectedError",
+    "error_response",
+    "install_error_handlers",
+    "validation_message",
+    "vary_error_response",
+]
+
+
+class ClientDisconnectedError(VaryError):
+    """The client went away before its request ran; nobody reads this answer."""
+
+    default_code = "client_disconnected"
+
 
 # Most specific class first: the first match decides the status.
 _STATUS: tuple[tuple[type[VaryError], int, str], ...] = (
@@ -34,6 +48,9 @@ _STATUS: tuple[tuple[type[VaryError], int, str], ...] = (
     (InvalidSignatureError, 403, "invalid_request_error"),
     (ModelNotFoundError, 404, "invalid_request_error"),
     (ExpiredURLError, 410, "invalid_request_error"),
+    (RateLimitError, 429, "requests"),
+    # nginx's "client closed request": for logs and metrics only.
+    (ClientDisconnectedError, 499, "invalid_request_error"),
     (EngineError, 500, "server_error"),
     (VaryError, 400, "invalid_request_error"),
 )
@@ -53,9 +70,13 @@ def error_response(
     return JSONResponse(body.model_dump(), status_code=status, headers=headers)
 
 
-def _vary_error(exc: VaryError) -> JSONResponse:
+def vary_error_response(exc: VaryError) -> JSONResponse:
+    """The response for one of vary's own errors: status by class, ``Retry-After`` if due."""
     status, kind = next((s, k) for cls, s, k in _STATUS if isinstance(exc, cls))
-    return error_response(status, exc.message, type=kind, param=exc.param, code=exc.code)
+    headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, RateLimitError) else None
+    return error_response(
+        status, exc.message, type=kind, param=exc.param, code=exc.code, headers=headers
+    )
 
 
 def _as_number(value: Any) -> str:
@@ -68,12 +89,20 @@ def _as_number(value: Any) -> str:
 def validation_message(error: dict[str, Any]) -> tuple[str, str | None]:
     """Turn one pydantic error into OpenAI's wording and the field it is about."""
     loc: Sequence[Any] = error.get("loc", ())
-    field = str(loc[-1]) if len(loc) > 1 else None
+    # An item of a list field is located by its index, ("body", "image", 0): name the list.
+    names = [str(part) for part in loc[1:] if not isinstance(part, int)]
+    field = names[-1] if names else None
     kind, ctx, value = error["type"], error.get("ctx") or {}, error.get("input")
     if field is None:
         return "The request body must be multipart/form-data with an 'image' file.", None
+    # A form value is text or an upload: anything else here is an upload.
+    sent_a_file = value is not None and not isinstance(value, str | int | float)
     if kind == "missing":
         message = f"'{field}' is a required property"
+    elif sent_a_file:
+        message = f"'{field}' must be a text field, not a file upload"
+    elif "UploadFile" in str(error.get("msg")) or field == "image":
+        message = f"'{field}' must be a file upload, not a text field"
     elif kind == "less_than_equal":
         message = f"{_as_number(value)} is greater than the maximum of {ctx['le']} - '{field}'"
     elif kind == "greater_than_equal":
@@ -83,8 +112,13 @@ def validation_message(error: dict[str, Any]) -> tuple[str, str | None]:
         message = f"{value!r} is not one of [{allowed}] - '{field}'"
     elif kind.startswith("int_"):
         message = f"{value!r} is not of type 'integer' - '{field}'"
-    elif field == "image":
-        message = "'image' must be a file upload, not a text field"
+    elif kind == "string_too_long":  # OpenAI's wording; the value is not echoed back
+        message = (
+            f"Invalid '{field}': string too long. Expected a string with maximum length "
+            f"{ctx['max_length']}, but got a string with length {len(str(value))} instead."
+        )
+    elif kind == "control_character":  # ImageRequest's ids
+        message = f"Invalid '{field}': {error['msg']}."
     else:
         message = f"Invalid value for '{field}': {error.get('msg', 'invalid')}"
     return message, field
@@ -95,7 +129,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(VaryError)
     async def vary_error(request: Request, exc: VaryError) -> JSONResponse:
-        return _vary_error(exc)
+        return vary_error_response(exc)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -23,8 +23,6 @@ __all__ = ["FileStore", "StoredFile"]
 
 _SECRET_FILE = "url-secret.key"
 _NAME = re.compile(r"^(?P<token>[A-Za-z0-9_-]{16,64})\.(?P<ext>png|jpeg|webp)$")
-# A partial write older than this was left by a crash, not by a write under way.
-_STALE_PARTIAL_SECONDS = 300
 _MEDIA_TYPES = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp"}
 
 
@@ -59,10 +57,7 @@ class FileStore:
         name = f"{secrets.token_urlsafe(18)}.{ext}"
         expires = int(time.time()) + self.ttl
         path = self._path(name, expires)
-        # Written aside and renamed, so a reader never sees half a file.
-        partial = path.with_name(path.name + ".part")
-        partial.write_bytes(data)
-        os.replace(partial, path)
+        _write_atomically(path, data)
         return StoredFile(name, expires, self._sign(name, expires))
 
     def open(self, name: str, expires: int, signature: str) -> tuple[Path, str]:
@@ -84,7 +79,7 @@ class FileStore:
         removed = 0
         for path in self.directory.iterdir():
             if path.name.endswith(".part"):
-                stale = path.stat().st_mtime < now - _STALE_PARTIAL_SECONDS
+                stale = not _alive(_writer(path))
             else:
                 expires, _, _ = path.name.partition("_")
                 stale = not expires.isdigit() or int(expires) <= now
@@ -92,6 +87,42 @@ class FileStore:
                 path.unlink(missing_ok=True)
                 removed += 1
         return removed
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    """Write aside, flush to disk, then rename: after a crash the file is whole or absent, so a
+    URL that was handed out never serves half an image."""
+    # The writer's pid in the name tells a crashed write (its process is gone) from one under way.
+    partial = path.with_name(f"{path.name}.{os.getpid()}.part")
+    with open(partial, "wb") as file:
+        file.write(data)
+        file.flush()
+        os.fsync(file.fileno())
+    os.replace(partial, path)
+    # The rename itself is durable only once the directory is.
+    directory = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)
+
+
+def _writer(partial: Path) -> int:
+    """The pid in ``<name>.<pid>.part``, or 0 if there is none."""
+    pid = partial.name.removesuffix(".part").rpartition(".")[2]
+    return int(pid) if pid.isdigit() else 0
+
+
+def _alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process: alive
+        return True
+    return True
 
 
 def _load_or_create_secret(path: Path) -> bytes:

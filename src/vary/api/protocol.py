@@ -6,10 +6,12 @@ form fields, which the official clients send with ``extra_body={...}``.
 
 from __future__ import annotations
 
+import re
 from typing import Any, Literal
 
 from fastapi import UploadFile
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 from .. import imaging
 
@@ -51,18 +53,47 @@ class _Form(BaseModel):
         return data
 
 
+# Control characters: C0, DEL and C1. Ids (`model`, `user`) must not contain them.
+_CONTROL = r"\x00-\x1f\x7f-\x9f"
+_PRINTABLE = f"^[^{_CONTROL}]*$"  # the same rule, as the OpenAPI document states it
+
+
 class ImageRequest(_Form):
     """The fields variations and edits share: OpenAI's, then vary's extensions."""
 
     model: str | None = Field(
-        default=None, description="An id from GET /v1/models; `dall-e-2` means the default."
+        default=None,
+        max_length=256,
+        json_schema_extra={"pattern": _PRINTABLE},
+        description="An id from GET /v1/models; `dall-e-2` means the default.",
     )
     n: int = Field(default=1, ge=1, le=10, description="How many pictures to make.")
     size: str = Field(default="1024x1024", description=_SIZE_HELP)
     response_format: ResponseFormat = Field(
         default="url", description="`url` (signed, expiring) or `b64_json`."
     )
-    user: str | None = Field(default=None, description="Your end-user's id; accepted, unused.")
+    # OpenAI publishes no limit for `user`. 256 characters hold any id, e-mail address or hash a
+    # caller would send.
+    user: str | None = Field(
+        default=None,
+        max_length=256,
+        json_schema_extra={"pattern": _PRINTABLE},
+        description="Your end-user's id; accepted, unused.",
+    )
+
+    @field_validator("model", "user")
+    @classmethod
+    def _no_control_characters(cls, value: str | None) -> str | None:
+        # An id never needs them; echoed into an error message or a log line, they could forge
+        # lines or drive a terminal.
+        found = re.search(f"[{_CONTROL}]", value) if value is not None else None
+        if found:
+            raise PydanticCustomError(
+                "control_character",
+                "it must not contain control characters, and it contains {character}",
+                {"character": repr(found.group())},
+            )
+        return value
 
     seed: int | None = Field(
         default=None,

@@ -6,7 +6,8 @@ import time
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Query, Request
-from fastapi.responses import FileResponse, JSONResponse, RedirectResponse
+from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST
 
 from ..engines._styles import STYLES
 from .errors import error_response
@@ -53,14 +54,14 @@ def _service(request: Request) -> ImageService:
 async def create_image_variation(
     request: Request, form: Annotated[CreateImageVariationRequest, _MULTIPART]
 ) -> ImagesResponse:
-    return await _service(request).create_variation(form, base_url=str(request.base_url))
+    return await _service(request).create_variation(form, request)
 
 
 @router.post("/v1/images/edits", summary="Edit an image, within a mask", **_IMAGES)
 async def create_image_edit(
     request: Request, form: Annotated[CreateImageEditRequest, _MULTIPART]
 ) -> ImagesResponse:
-    return await _service(request).create_edit(form, base_url=str(request.base_url))
+    return await _service(request).create_edit(form, request)
 
 
 @router.post(
@@ -93,6 +94,11 @@ async def list_styles() -> StyleList:
             for s in STYLES
         ]
     )
+
+
+@router.get("/metrics", include_in_schema=False)
+async def metrics(request: Request) -> Response:
+    return Response(request.app.state.metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
 
 
 @router.get("/", include_in_schema=False)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import base64
+import os
 import time
+from collections.abc import Callable
 from functools import partial
 
 import anyio
 import anyio.to_thread
-from fastapi import UploadFile
+from fastapi import Request, UploadFile
 from PIL import Image
 
 from .. import imaging
@@ -17,10 +19,14 @@ from ..config import Settings
 from ..engines import Controls, Engine, Variation, resolve_model
 from ..errors import ImageTooLargeError, InvalidImageError, InvalidRequestError, ModelNotFoundError
 from . import protocol
+from .admission import Admission, key_name
+from .errors import ClientDisconnectedError
 from .files import FileStore
+from .observability import Metrics
 
 __all__ = ["ImageService"]
 
+_DISCONNECT_POLL_SECONDS = 0.25
 # What OpenAI's variations endpoint accepted, for --strict-openai.
 _OPENAI_MAX_BYTES = 4 * 1024 * 1024
 
@@ -32,12 +38,24 @@ class ImageService:
     inference is further bounded by the engine's own concurrency.
     """
 
-    def __init__(self, engine: Engine, store: FileStore, settings: Settings):
+    def __init__(
+        self,
+        engine: Engine,
+        store: FileStore,
+        settings: Settings,
+        *,
+        admission: Admission,
+        metrics: Metrics,
+    ):
         self.engine = engine
         self.store = store
         self.settings = settings
+        self.admission = admission
+        self.metrics = metrics
         self.started = int(time.time())
         self._engine_slots = anyio.CapacityLimiter(engine.max_concurrency)
+        # Decoded pictures are the big allocations; at most this many are decoded at once.
+        self._decode_slots = anyio.CapacityLimiter(os.cpu_count() or 1)
 
     def check_model(self, model: str | None) -> None:
         if resolve_model(model) != self.engine.model_id:
@@ -55,7 +73,9 @@ class ImageService:
             raise InvalidImageError("Uploaded image must be a PNG and less than 4 MB.")
         decode = partial(imaging.decode, data, max_bytes=limit, max_pixels=self.settings.max_pixels)
         try:
-            picture: Image.Image = await anyio.to_thread.run_sync(decode)
+            picture: Image.Image = await anyio.to_thread.run_sync(
+                decode, limiter=self._decode_slots
+            )
         except InvalidImageError as exc:
             exc.param = param
             raise
@@ -80,14 +100,14 @@ class ImageService:
             ) from None
 
     async def create_variation(
-        self, request: protocol.CreateImageVariationRequest, *, base_url: str
+        self, request: protocol.CreateImageVariationRequest, raw_request: Request
     ) -> protocol.ImagesResponse:
         self.check_model(request.model)
         picture = await self._read(request.image, "image")
-        return await self._respond(picture, request, request.prompt, None, base_url)
+        return await self._respond(picture, request, request.prompt, None, raw_request)
 
     async def create_edit(
-        self, request: protocol.CreateImageEditRequest, *, base_url: str
+        self, request: protocol.CreateImageEditRequest, raw_request: Request
     ) -> protocol.ImagesResponse:
         self.check_model(request.model)
         uploads = (request.image or []) + (request.image_list or [])
@@ -101,7 +121,7 @@ class ImageService:
         mask = await self._read(request.mask, "mask") if request.mask is not None else None
         if mask is not None:
             check_mask(mask, picture)
-        return await self._respond(picture, request, request.prompt, mask, base_url)
+        return await self._respond(picture, request, request.prompt, mask, raw_request)
 
     async def _respond(
         self,
@@ -109,9 +129,10 @@ class ImageService:
         request: protocol.ImageRequest,
         prompt: str | None,
         mask: Image.Image | None,
-        base_url: str,
+        raw_request: Request,
     ) -> protocol.ImagesResponse:
         size = self._size(request.size, picture)
+        self.admission.take_images(key_name(raw_request.scope), request.n)
         style_image = None
         if request.style_image is not None:
             style_image = (await self._read(request.style_image, "style_image")).convert("RGB")
@@ -133,14 +154,17 @@ class ImageService:
             preserve_color=request.preserve_color,
             mask=mask,
         )
-        variations = await anyio.to_thread.run_sync(make, limiter=self._engine_slots)
+        started = time.perf_counter()
+        variations = await self._run_unless_gone(make, raw_request)
+        self.metrics.engine_seconds.observe(time.perf_counter() - started)
+        self.metrics.images.inc(len(variations))
         publish = partial(
             self._publish,
             variations,
             request.response_format,
             request.output_format,
             request.output_compression,
-            self.settings.public_url or base_url.rstrip("/"),
+            self.settings.public_url or str(raw_request.base_url).rstrip("/"),
         )
         return protocol.ImagesResponse(
             created=int(time.time()),
@@ -148,6 +172,32 @@ class ImageService:
             size=f"{size[0]}x{size[1]}",
             output_format=request.output_format,
         )
+
+    async def _run_unless_gone(
+        self, make: Callable[[], list[Variation]], raw_request: Request
+    ) -> list[Variation]:
+        """Run ``make`` in the engine's slot, unless the client goes away while it waits."""
+        results: list[Variation] = []
+
+        async def watch(scope: anyio.CancelScope) -> None:
+            while not await raw_request.is_disconnected():
+                await anyio.sleep(_DISCONNECT_POLL_SECONDS)
+            scope.cancel()
+
+        try:
+            async with anyio.create_task_group() as tasks:
+                tasks.start_soon(watch, tasks.cancel_scope)
+                # In a worker thread the work runs to its end; cancelling drops only queued work.
+                results = await anyio.to_thread.run_sync(make, limiter=self._engine_slots)
+                tasks.cancel_scope.cancel()
+        except ExceptionGroup as group:
+            # The task group wraps the engine's own error (a bad style, say): pass it on as is.
+            if len(group.exceptions) == 1:
+                raise group.exceptions[0] from group.exceptions[0].__cause__
+            raise
+        if not results:
+            raise ClientDisconnectedError("The client went away before its turn.")
+        return results
 
     def _publish(
         self,
