@@ -1,0 +1,100 @@
+"""A real server under a flood, SIGTERM and kill -9 (loopback only, bounded in count and time)."""
+
+from __future__ import annotations
+
+import io
+import signal
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+from PIL import Image
+
+from live import live_server
+
+PHOTO = (Path(__file__).parent / "data" / "photos" / "coffee.jpg").read_bytes()
+
+
+def post(url: str, timeout: float = 120, **fields: str) -> httpx.Response:
+    return httpx.post(
+        f"{url}/v1/images/variations",
+        files={"image": ("upload", PHOTO, "application/octet-stream")},
+        data=fields,
+        timeout=timeout,
+    )
+
+
+def test_a_flood_gets_work_or_a_time_to_come_back(tmp_path):
+    with live_server(tmp_path, "--max-queue", "1") as server:
+        with ThreadPoolExecutor(max_workers=16) as pool:
+            responses = list(pool.map(lambda _: post(server.url, size="512x512", n="2"), range(24)))
+        statuses = [response.status_code for response in responses]
+        assert set(statuses) <= {200, 429}, server.describe()
+        assert statuses.count(200) >= 2
+        assert statuses.count(429) >= 1
+        for response in responses:
+            if response.status_code == 429:
+                assert int(response.headers["retry-after"]) >= 1
+                assert response.json()["error"]["code"] == "rate_limit_exceeded"
+        assert httpx.get(f"{server.url}/health").status_code == 200
+        metrics = httpx.get(f"{server.url}/metrics").text
+        assert 'status="429"' in metrics
+
+
+def _wait_for_work_in_progress(url: str, deadline: float) -> None:
+    while time.monotonic() < deadline:
+        if "vary_queue_depth 1.0" in httpx.get(f"{url}/metrics").text:
+            return
+        time.sleep(0.05)
+    raise AssertionError("the slow request never started")
+
+
+def test_sigterm_drains_in_flight_work_and_turns_new_work_away(tmp_path):
+    with live_server(tmp_path) as server:
+        slow: list[httpx.Response] = []
+        worker = threading.Thread(
+            target=lambda: slow.append(
+                post(server.url, n="10", size="1024x1024", response_format="b64_json")
+            )
+        )
+        worker.start()
+        _wait_for_work_in_progress(server.url, time.monotonic() + 30)
+        server.process.send_signal(signal.SIGTERM)
+        time.sleep(0.3)  # the signal is handled between two ticks of the server's loop
+        refused = post(server.url, size="256x256")
+        worker.join(timeout=120)
+        code = server.process.wait(timeout=30)
+    assert refused.status_code == 503, server.describe()
+    assert int(refused.headers["retry-after"]) >= 1
+    assert slow[0].status_code == 200, server.describe()
+    assert len(slow[0].json()["data"]) == 10
+    assert code == 0
+
+
+def test_kill_9_loses_nothing_promised(tmp_path):
+    with live_server(tmp_path) as server:
+        issued = post(server.url, n="3", size="256x256").json()["data"]
+        flood = ThreadPoolExecutor(max_workers=4)
+        pending = [flood.submit(post, server.url, 30, size="512x512") for _ in range(8)]
+        time.sleep(1.0)
+        killed = server.process.pid
+        server.process.send_signal(signal.SIGKILL)
+        server.process.wait(timeout=10)
+        for future in pending:
+            future.exception(timeout=60)  # each ends: answered, or cut off by the kill
+        flood.shutdown()
+    # What a crash mid-write leaves behind: a partial file of the dead process.
+    leftover = tmp_path / "images" / f"9999999999_leftover.png.{killed}.part"
+    leftover.write_bytes(b"half an image")
+    with live_server(tmp_path) as restarted:
+        for item in issued:
+            path_and_query = item["url"].split("/", 3)[3]
+            response = httpx.get(f"{restarted.url}/{path_and_query}")
+            assert response.status_code == 200, restarted.describe()
+            picture = Image.open(io.BytesIO(response.content))
+            picture.load()  # whole: decodes to the last row
+            assert picture.size == (256, 256)
+        assert not leftover.exists()
+        assert post(restarted.url, size="256x256").status_code == 200
