@@ -301,3 +301,21 @@ def test_image_urls_answer_head(client, gradient):
     assert response.status_code == 200
     assert response.headers["content-type"] == "image/png"
     assert int(response.headers["content-length"]) > 0
+
+
+@pytest.mark.parametrize("prefix", ["", "data:image/png;base64,"])
+def test_style_image_as_base64_text(client, gradient, prefix):
+    text = prefix + base64.b64encode(png_bytes(Image.new("RGB", (20, 20), "red"))).decode()
+    make(client, png_bytes(gradient), style_image=text)
+    reference = client.app.state.service.engine.calls[-1][3].style_image
+    assert (reference.size, reference.getpixel((0, 0))) == ((20, 20), (255, 0, 0))
+
+
+def test_style_image_text_that_is_not_base64_is_400(client, gradient):
+    response = client.post(
+        "/v1/images/variations",
+        files={"image": ("upload", png_bytes(gradient), "application/octet-stream")},
+        data={"style_image": "not base64!"},
+    )
+    assert response.status_code == 400
+    assert response.json()["error"]["param"] == "style_image"

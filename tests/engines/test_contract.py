@@ -62,8 +62,18 @@ def test_variation_i_is_seed_plus_i_alone(engine, picture):
     assert [a.recipe for a in batch] == [b.recipe for b in alone]
 
 
+_REFERENCE = Image.fromarray(np.random.default_rng(1).integers(0, 256, (64, 64, 3), np.uint8))
+
+
 @pytest.mark.parametrize(
-    "controls", [Controls(strength=0.5), Controls(style="ink wash"), Controls(prompt="blue ink")]
+    "controls",
+    [
+        Controls(strength=0.5),
+        Controls(style="ink wash"),
+        Controls(prompt="blue ink"),
+        Controls(style_image=_REFERENCE),
+    ],
+    ids=["strength", "style", "prompt", "style_image"],
 )
 def test_controls_keep_the_contract(engine, picture, controls):
     batch = engine.variations(picture, n=3, seed=7, controls=controls)

@@ -204,3 +204,20 @@ def test_stylize_is_exact_and_accepts_names(engine):
     by_id = engine.stylize(photo, {STYLES[2].id: 1.0})
     assert STYLES[2].name == "ink wash"
     assert by_name.tobytes() == by_id.tobytes()
+
+
+def test_a_reference_picture_gives_its_look_and_variations_differ(engine):
+    photo, reference = _photos(128)[0], _photos(128)[3]
+    controls = Controls(style_image=reference, strength=1.0)
+    variations = engine.variations(photo, n=3, seed=0, controls=controls)
+    assert variations[0].recipe.startswith("style of the reference picture 100%")
+    assert all(v.recipe.endswith("strength 1") for v in variations)
+    looks = [np.asarray(v.image, dtype=np.float32) for v in variations]
+    for a, b in itertools.combinations(looks, 2):
+        assert np.abs(a - b).mean() > 2
+    # The look moves towards the reference's colours.
+    target = np.asarray(reference, dtype=np.float32).mean(axis=(0, 1))
+    before = np.abs(np.asarray(photo, dtype=np.float32).mean(axis=(0, 1)) - target).sum()
+    after = np.abs(looks[0].mean(axis=(0, 1)) - target).sum()
+    assert after < before
+    assert layout_similarity(photo, variations[0].image) > 0.4

@@ -114,8 +114,10 @@ class ImageRequest(_Form):
         description="A style from GET /v1/styles, or a blend such as `ink wash:0.6,woodcut:0.4`."
         " Default: a different mix of the default pool for each picture.",
     )
-    style_image: UploadFile | None = Field(
-        default=None, description="A picture whose look the outputs take."
+    style_image: UploadFile | str | None = Field(
+        default=None,
+        description="A picture whose look the outputs take: a file, or base64 text or a data: "
+        "URL (which the official clients can send with extra_body).",
     )
     preserve_color: bool = Field(
         default=False, description="Keep the input's colours under the new look."

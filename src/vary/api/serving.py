@@ -61,11 +61,15 @@ class ImageService:
         if resolve_model(model) != self.engine.model_id:
             raise ModelNotFoundError(f"The model '{model}' is not loaded on this server.")
 
-    async def _read(self, upload: UploadFile, param: str) -> Image.Image:
+    async def _read(self, upload: UploadFile | str, param: str) -> Image.Image:
+        """Decode an uploaded file, or a picture sent as base64 text (a data URL or bare)."""
         limit = self.settings.max_upload_bytes
-        if upload.size is not None and upload.size > limit:
+        if isinstance(upload, str):
+            data = _from_base64(upload, param)
+        elif upload.size is not None and upload.size > limit:
             raise ImageTooLargeError(_too_large(limit), param=param)
-        data = await upload.read(limit + 1)
+        else:
+            data = await upload.read(limit + 1)
         if len(data) > limit:
             raise ImageTooLargeError(_too_large(limit), param=param)
         strict = self.settings.strict_openai and param == "image"
@@ -218,6 +222,18 @@ class ImageService:
                 protocol.Image(**where, revised_prompt=variation.recipe, seed=variation.seed)
             )
         return items
+
+
+def _from_base64(text: str, param: str) -> bytes:
+    # A text field lets the official clients send a second picture through extra_body.
+    payload = text.partition(",")[2] if text.startswith("data:") else text
+    try:
+        return base64.b64decode(payload, validate=True)
+    except ValueError:
+        raise InvalidImageError(
+            f"'{param}' must be an image file, or an image as base64 text or a data: URL.",
+            param=param,
+        ) from None
 
 
 def _too_large(limit: int) -> str:

