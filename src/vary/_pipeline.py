@@ -42,7 +42,8 @@ AUTO_SIDE = 1024
 
 ImageInput = str | os.PathLike[str] | bytes | IO[bytes] | Image.Image
 
-_SIZE = re.compile(r"^(\d{1,5})x(\d{1,5})$")
+# ASCII digits only: int() would read other scripts' digits too.
+_SIZE = re.compile(r"^([0-9]{1,5})x([0-9]{1,5})$")
 
 
 def draw_seed() -> int:

@@ -4,8 +4,8 @@ Pure ASGI, in front of everything that reads a body. A ``Content-Length`` over t
 answered at once, without reading a byte. Any other body (chunked, or with a ``Content-Length``
 that lies) is counted as it passes through ``receive``, and the request is cut off at the limit:
 the application never sees the rest, so neither the multipart parser nor the files it spools
-ever hold more than the limit. The server keeps reading and discarding what the client still
-sends, so the client reads the 413 rather than a reset connection.
+ever hold more than the limit. uvicorn then reads and discards whatever the client still sends,
+so the client gets to read the 413 rather than a reset connection.
 """
 
 from __future__ import annotations
