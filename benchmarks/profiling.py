@@ -1,0 +1,296 @@
+"""Where vary's time goes: onnxruntime's profile of the engine, and the pipeline stage by stage.
+
+The engine is built by ``StyleEngine.from_pretrained()`` itself, exactly as the server builds
+it, while ``onnxruntime.InferenceSession`` is wrapped to record (and, for the profile, to switch
+profiling on for) every session it creates; so the profile follows whatever the engine's graph
+and options become. The stage timings call vary's own functions, some of them private
+(``vary.engines.style._pad_to_multiple``, ``_mix_back``): if those change, this section reports
+the error and the rest of the run goes on.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import math
+import statistics
+import tempfile
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+
+from .workload import MODEL_PATH, SEED, Workload
+
+__all__ = ["Stage", "pipeline_stages", "profile_engine"]
+
+_CONV_OPS = frozenset({"Conv", "FusedConv", "NhwcFusedConv", "ConvTranspose"})
+_KERNEL_SUFFIX = "_kernel_time"
+
+
+@contextlib.contextmanager
+def _sessions_created(profile_prefix: str | None = None) -> Iterator[list[ort.InferenceSession]]:
+    """Every onnxruntime session created in the block; each profiles itself given a prefix."""
+    created: list[ort.InferenceSession] = []
+    original = ort.InferenceSession
+
+    class Recorded(original):  # type: ignore[misc,valid-type]
+        def __init__(
+            self, model: Any, sess_options: ort.SessionOptions | None = None, *args: Any, **kw: Any
+        ) -> None:
+            if profile_prefix:
+                sess_options = sess_options or ort.SessionOptions()
+                sess_options.enable_profiling = True
+                sess_options.profile_file_prefix = profile_prefix
+            super().__init__(model, sess_options, *args, **kw)
+            created.append(self)
+
+    ort.InferenceSession = Recorded
+    try:
+        yield created
+    finally:
+        ort.InferenceSession = original
+
+
+def _engine(profile_prefix: str | None = None) -> tuple[Any, list[ort.InferenceSession]]:
+    """vary's engine, loaded as the server loads it, and the sessions it created."""
+    from vary.engines import StyleEngine
+
+    with _sessions_created(profile_prefix) as sessions:
+        engine = StyleEngine.from_pretrained()
+    return engine, sessions
+
+
+def _profile(
+    sessions: list[ort.InferenceSession], run: Callable[[], object], top: int
+) -> dict[str, Any]:
+    """Profile ``run()``: the kernels of every model run that started during it."""
+    since = time.time_ns()  # onnxruntime's profile clock is the system clock
+    started = time.perf_counter()
+    run()
+    wall = time.perf_counter() - started
+    kernels, run_seconds = [], 0.0
+    for session in sessions:
+        events = json.loads(Path(session.end_profiling()).read_text())
+        found, seconds = _measured(events, session.get_profiling_start_time_ns(), since)
+        kernels += found
+        run_seconds += seconds
+    if not kernels:
+        raise RuntimeError("the profile holds no model run")
+    return {"seconds": wall, "model_run_ms": run_seconds * 1e3, **_summarise(kernels, top)}
+
+
+def _one_hot(index: int) -> np.ndarray:
+    weights = np.zeros(26, dtype=np.float32)
+    weights[index % 26] = 1.0
+    return weights
+
+
+def profile_engine(work: Workload, n: int, top: int = 14) -> dict[str, Any]:
+    """Profile ``variations(n=n)`` at ``work.size`` after a warm-up, and the original graph run
+    ``n`` times (one call per picture, as the plain way does) for comparison."""
+    image = np.ascontiguousarray(
+        (np.asarray(work.picture, dtype=np.float32) / 255.0).transpose(2, 0, 1)[None]
+    )
+    with tempfile.TemporaryDirectory(prefix="vary-bench-") as scratch:
+        engine, sessions = _engine(str(Path(scratch) / "ours"))
+        engine.variations(work.picture, n=1, seed=SEED)
+        ours = _profile(sessions, lambda: engine.variations(work.picture, n=n, seed=SEED), top)
+        engine.close()
+        plain = _session(onnx.load(str(MODEL_PATH)), str(Path(scratch) / "plain"))
+
+        def run_plain(count: int) -> None:
+            for i in range(count):
+                plain.run(None, {"image": image, "style_weights": _one_hot(i)})
+
+        run_plain(1)
+        plain_graph = _profile([plain], lambda: run_plain(n), top)
+    return {"size": work.size, "n": n, "ours": ours, "plain_graph": plain_graph}
+
+
+def _session(model: onnx.ModelProto, profile_prefix: str) -> ort.InferenceSession:
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    options.enable_profiling = True
+    options.profile_file_prefix = profile_prefix
+    return ort.InferenceSession(
+        model.SerializeToString(), options, providers=["CPUExecutionProvider"]
+    )
+
+
+def _measured(
+    events: list[dict[str, Any]], start_ns: int, since_ns: int
+) -> tuple[list[dict[str, Any]], float]:
+    """The kernel events of the model runs that started at or after ``since_ns``, and the
+    seconds those runs took; event times count microseconds from ``start_ns``."""
+    windows = [
+        (e["ts"], e["ts"] + e["dur"])
+        for e in events
+        if e.get("cat") == "Session"
+        and e.get("name") == "model_run"
+        and start_ns + e["ts"] * 1000 >= since_ns
+    ]
+    kernels = [
+        e
+        for e in events
+        if e.get("cat") == "Node"
+        and e.get("name", "").endswith(_KERNEL_SUFFIX)
+        and any(lo <= e["ts"] <= hi for lo, hi in windows)
+    ]
+    return kernels, sum(hi - lo for lo, hi in windows) / 1e6
+
+
+def _conv_flops(event: dict[str, Any]) -> float:
+    """FLOPs of one Conv kernel as executed: onnxruntime's NCHWc layout pads channels to its
+    block, so this can exceed the graph's count for thin layers."""
+    shapes = event["args"]
+    output = next(iter(shapes["output_type_shape"][0].values()))
+    weight = next(iter(shapes["input_type_shape"][1].values()))
+    return 2.0 * math.prod(output) * math.prod(weight[1:])
+
+
+def _summarise(kernels: list[dict[str, Any]], top: int) -> dict[str, Any]:
+    by_op: dict[str, list[float]] = defaultdict(lambda: [0.0, 0])
+    by_node: dict[str, list[float]] = defaultdict(lambda: [0.0, 0])
+    conv_flops = 0.0
+    for event in kernels:
+        op = event["args"].get("op_name", "?")
+        node = event["name"].removesuffix(_KERNEL_SUFFIX)
+        for table, key in ((by_op, op), (by_node, f"{node} ({op})")):
+            table[key][0] += event["dur"] / 1e3
+            table[key][1] += 1
+        if op in _CONV_OPS:
+            conv_flops += _conv_flops(event)
+    kernel_ms = sum(ms for ms, _ in by_op.values())
+    conv_ms = sum(by_op[op][0] for op in _CONV_OPS if op in by_op)
+
+    def rows(table: dict[str, list[float]]) -> list[dict[str, Any]]:
+        ranked = sorted(table.items(), key=lambda item: -item[1][0])[:top]
+        return [
+            {"name": k, "ms": ms, "calls": int(c), "share": ms / kernel_ms} for k, (ms, c) in ranked
+        ]
+
+    return {
+        "kernel_ms": kernel_ms,
+        "conv_ms": conv_ms,
+        "conv_gflops_executed": conv_flops / 1e9,
+        "conv_kernel_gflops_per_s": conv_flops / conv_ms / 1e6 if conv_ms else None,
+        "by_op": rows(by_op),
+        "by_node": rows(by_node),
+    }
+
+
+@dataclass(frozen=True)
+class Stage:
+    name: str
+    #: Median milliseconds of one occurrence.
+    ms: float
+    #: Occurrences in one request of ``n`` variations.
+    count: int
+    inside_model: bool = False
+
+    @property
+    def total_ms(self) -> float:
+        return self.ms * self.count
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "total_ms": self.total_ms}
+
+
+def _median_ms(call: Callable[[], object], repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        call()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times) * 1e3
+
+
+def _dumps(body: Any) -> bytes:
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def _responder(text: str, n: int, size: int) -> Callable[[], bytes]:
+    """Build and serialise the response body of ``n`` copies of ``text`` as the server does:
+    vary's pydantic response model, dumped for JSON, then ``json.dumps`` as Starlette's
+    JSONResponse renders it. Plain dicts stand in if the API package does not import."""
+    try:
+        from vary.api import protocol
+    except ImportError:  # the API package mid-edit: time the JSON part alone
+        body = {"created": 0, "data": [{"b64_json": text, "seed": SEED + i} for i in range(n)]}
+        return lambda: _dumps(body)
+
+    def respond() -> bytes:
+        items = [protocol.Image(b64_json=text, seed=SEED + i) for i in range(n)]
+        answer = protocol.ImagesResponse(created=0, data=items, size=f"{size}x{size}")
+        return _dumps(answer.model_dump(mode="json", exclude_none=True))
+
+    return respond
+
+
+def pipeline_stages(work: Workload, n: int, repeats: int = 3) -> list[Stage]:
+    """Each step of one ``b64_json`` request of ``n`` variations, timed alone.
+
+    The model runs as the engine batches it (all ``n`` in as few calls as its pixel cap
+    allows; ``count`` assumes full calls). Taking the output apart is views only: its copy is
+    part of "mix back".
+    """
+    from vary import imaging
+    from vary.engines import style
+
+    size = (work.size, work.size)
+    picture = imaging.decode(work.data)
+    fitted = imaging.fit(picture, size)
+    original = np.asarray(fitted.convert("RGB"), dtype=np.float32) / 255.0
+    padded = style._pad_to_multiple(original.transpose(2, 0, 1)[None])
+    per_call = max(1, getattr(style, "_BATCH_PIXELS", work.size**2) // work.size**2)
+    batch = min(n, per_call)
+    mixes = np.stack([style.style_mix(SEED + i) for i in range(batch)])
+    engine, sessions = _engine()
+    session = next(s for s in sessions if "style_weights" in {i.name for i in s.get_inputs()})
+    feeds = {"image": padded, "style_weights": mixes}
+    (stylized,) = session.run(None, feeds)  # warm-up
+    look = stylized[0].transpose(1, 2, 0)
+    strength = float(getattr(style, "DEFAULT_STRENGTH", 0.85))
+    image = style._mix_back(look, original, strength)
+    png = imaging.encode(image, "png")
+    text = base64.b64encode(png).decode()
+
+    calls = math.ceil(n / per_call)
+    stages = [
+        Stage("decode upload (JPEG)", _median_ms(lambda: imaging.decode(work.data), repeats), 1),
+        Stage("fit (crop + Lanczos)", _median_ms(lambda: imaging.fit(picture, size), repeats), 1),
+        Stage(
+            "to float32 / 255",
+            _median_ms(lambda: np.asarray(fitted, dtype=np.float32) / 255.0, repeats),
+            1,
+        ),
+        Stage(
+            "pad + transpose in",
+            _median_ms(lambda: style._pad_to_multiple(original.transpose(2, 0, 1)[None]), repeats),
+            1,
+        ),
+        Stage(
+            f"model, one call of {batch}",
+            _median_ms(lambda: session.run(None, feeds), 2),
+            calls,
+            inside_model=True,
+        ),
+        Stage(
+            "mix back + to uint8",
+            _median_ms(lambda: style._mix_back(look, original, strength), 3),
+            n,
+        ),
+        Stage("PNG encode (vary default)", _median_ms(lambda: imaging.encode(image, "png"), 3), n),
+        Stage("base64", _median_ms(lambda: base64.b64encode(png).decode(), repeats), n),
+        Stage("response model + JSON", _median_ms(_responder(text, n, work.size), repeats), 1),
+    ]
+    engine.close()
+    return stages
