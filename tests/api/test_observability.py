@@ -35,7 +35,7 @@ def test_access_log_has_key_name_never_key(settings, fake_engine, gradient, capl
         client.get("/v1/models", headers={"Authorization": "Bearer sk-wrong-000000000"})
     lines = [json.loads(r.getMessage()) for r in caplog.records if r.name == "vary.access"]
     made = next(line for line in lines if line["request_id"] == "req-1")
-    assert made["route"] == "/v1/images/variations"
+    assert made["route"] == made["path"] == "/v1/images/variations"
     assert made["status"] == 200
     assert made["key"] == "static-1"
     assert made["latency_ms"] >= 0

