@@ -98,3 +98,48 @@ def test_kill_9_loses_nothing_promised(tmp_path):
             assert picture.size == (256, 256)
         assert not leftover.exists()
         assert post(restarted.url, size="256x256").status_code == 200
+
+
+def _images_made(url: str) -> float:
+    for line in httpx.get(f"{url}/metrics").text.splitlines():
+        if line.startswith("vary_images_total "):
+            return float(line.split()[1])
+    raise AssertionError("no vary_images_total in /metrics")
+
+
+def test_a_client_that_leaves_while_queued_has_its_work_dropped(tmp_path):
+    with live_server(tmp_path) as server:
+        slow: list[httpx.Response] = []
+        worker = threading.Thread(
+            target=lambda: slow.append(
+                post(server.url, n="10", size="1024x1024", response_format="b64_json")
+            )
+        )
+        worker.start()
+        _wait_for_work_in_progress(server.url, time.monotonic() + 30)
+        # Queued behind the slow request, this client gives up after a second.
+        try:
+            post(server.url, timeout=1.0, n="3", size="256x256")
+        except httpx.TimeoutException:
+            pass
+        else:
+            raise AssertionError("the queued request was answered before the slow one ended")
+        worker.join(timeout=120)
+        assert slow[0].status_code == 200, server.describe()
+        # Long enough for the queued request to have run, had it not been dropped.
+        time.sleep(2.0)
+        assert _images_made(server.url) == 10, "only the slow request's pictures were made"
+        assert '"status": 499' in server.log(), server.describe()
+
+
+def test_image_urls_reach_no_other_file(tmp_path):
+    with live_server(tmp_path) as server:
+        (item,) = post(server.url, size="256x256").json()["data"]
+        query = item["url"].split("?", 1)[1]
+        for name in ("..%2Furl-secret.key", "%2e%2e%2furl-secret.key", "....%2F%2Fkeys.sqlite3"):
+            response = httpx.get(f"{server.url}/images/{name}?{query}")
+            assert response.status_code in (403, 404), (name, response.status_code)
+            assert response.headers["content-type"] == "application/json"
+        secret = (tmp_path / "url-secret.key").read_bytes()
+        traversal = httpx.get(f"{server.url}/images/../url-secret.key?{query}")
+        assert secret not in traversal.content
