@@ -10,6 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
+import numpy as np
 from PIL import Image
 
 from live import live_server
@@ -143,3 +144,40 @@ def test_image_urls_reach_no_other_file(tmp_path):
         secret = (tmp_path / "url-secret.key").read_bytes()
         traversal = httpx.get(f"{server.url}/images/../url-secret.key?{query}")
         assert secret not in traversal.content
+
+
+def _memory_kib(pid: int, field: str) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(f"{field}:"):
+            return int(line.split()[1])
+    raise AssertionError(f"no {field} for {pid}")
+
+
+def test_memory_stays_bounded_under_a_flood_of_maximum_size_uploads(tmp_path):
+    # Noise does not compress: an 18.75 MiB PNG, just under the 20 MiB upload limit.
+    noise = np.random.default_rng(0).integers(0, 256, (2560, 2560, 3), dtype=np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(noise).save(buffer, format="PNG", compress_level=0)
+    upload = buffer.getvalue()
+    assert 18 * 2**20 < len(upload) < 20 * 2**20
+
+    def send(_: int) -> int:
+        response = httpx.post(
+            f"{server.url}/v1/images/variations",
+            files={"image": ("noise.png", upload, "image/png")},
+            data={"size": "256x256", "response_format": "b64_json"},
+            timeout=120,
+        )
+        return response.status_code
+
+    with live_server(tmp_path, "--max-queue", "1") as server:
+        pid = server.process.pid
+        ready = _memory_kib(pid, "VmRSS")
+        with ThreadPoolExecutor(max_workers=12) as pool:
+            statuses = list(pool.map(send, range(24)))
+        peak = _memory_kib(pid, "VmHWM")
+    assert set(statuses) <= {200, 429}, statuses
+    assert statuses.count(200) >= 2
+    # Admitted requests hold their upload and its decoded picture (about 40 MiB each); the 22
+    # others were refused before their 450 MiB of bodies were read.
+    assert (peak - ready) < 350 * 1024, f"peak grew by {(peak - ready) // 1024} MiB"
