@@ -13,6 +13,7 @@ import codecs
 import contextlib
 import io
 import re
+import zlib
 from collections.abc import Callable
 from typing import IO, Literal, get_args
 
@@ -226,9 +227,11 @@ def encode(image: Image.Image, fmt: OutputFormat = "png", compression: int | Non
         raise ValueError(f"compression must be between 0 and 100, got {compression}")
     buffer = io.BytesIO()
     if fmt == "png":
-        # Level 1 is about 4x faster than Pillow's default of 6, for files roughly 25% larger.
-        level = 1 if compression is None else round(compression * 9 / 100)
-        image.save(buffer, format="PNG", compress_level=level)
+        # zlib's run-length strategy after Pillow's row filters: on a 1024x1024 variation,
+        # 97 ms and 1.57 MB, against 126 ms and 1.78 MB at level 1 and 526 ms and 1.59 MB at
+        # Pillow's default (level 6, default strategy).
+        level = 6 if compression is None else round(compression * 9 / 100)
+        image.save(buffer, format="PNG", compress_level=level, compress_type=zlib.Z_RLE)
     elif fmt == "jpeg":
         if image.mode == "RGBA":
             flat = Image.new("RGB", image.size, (255, 255, 255))
