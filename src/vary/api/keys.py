@@ -23,6 +23,7 @@ import re
 import secrets
 import sqlite3
 import threading
+import time
 import weakref
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -82,6 +83,25 @@ def check_name(name: str) -> str:
     return name
 
 
+def _use_wal(connection: sqlite3.Connection) -> None:
+    """Switch the file to WAL, which it keeps for every later connection.
+
+    Switching takes an exclusive lock, and SQLite does not wait for that one through the busy
+    timeout: two processes opening a new database at once can see "database is locked". Only
+    the first switch is needed, so check first, and retry the switch for the busy timeout.
+    """
+    deadline = time.monotonic() + _BUSY_TIMEOUT
+    while True:
+        try:
+            if connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal":
+                return
+            connection.execute("PRAGMA journal_mode=WAL")
+        except sqlite3.OperationalError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
+
+
 def _digest(key: str) -> str:
     # Keys are 256 random bits, so a fast unsalted hash is right: there is no guessable secret
     # for a slow hash (bcrypt, scrypt) to protect, and every request pays for the hash.
@@ -138,8 +158,7 @@ class KeyStore:
         )
         # Closed with the store (or at exit) even if close() is never called.
         self._close_later = weakref.finalize(self, connection.close)
-        # WAL is a property of the file: the first connection ever sets it for all.
-        connection.execute("PRAGMA journal_mode=WAL")
+        _use_wal(connection)
         connection.executescript(_SCHEMA)
         self._connection, self._opened = connection, file
         return connection
