@@ -44,24 +44,26 @@ def test_a_flood_gets_work_or_a_time_to_come_back(tmp_path):
         assert 'status="429"' in metrics
 
 
-def _wait_for_work_in_progress(url: str, deadline: float) -> None:
+def _start_slow_request(url: str) -> tuple[list[httpx.Response], threading.Thread]:
+    """Send n=10 at 1024 (seconds of work) from a thread; return once the engine has it."""
+    answers: list[httpx.Response] = []
+    worker = threading.Thread(
+        target=lambda: answers.append(
+            post(url, n="10", size="1024x1024", response_format="b64_json")
+        )
+    )
+    worker.start()
+    deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if "vary_queue_depth 1.0" in httpx.get(f"{url}/metrics").text:
-            return
+            return answers, worker
         time.sleep(0.05)
     raise AssertionError("the slow request never started")
 
 
 def test_sigterm_drains_in_flight_work_and_turns_new_work_away(tmp_path):
     with live_server(tmp_path) as server:
-        slow: list[httpx.Response] = []
-        worker = threading.Thread(
-            target=lambda: slow.append(
-                post(server.url, n="10", size="1024x1024", response_format="b64_json")
-            )
-        )
-        worker.start()
-        _wait_for_work_in_progress(server.url, time.monotonic() + 30)
+        slow, worker = _start_slow_request(server.url)
         server.process.send_signal(signal.SIGTERM)
         time.sleep(0.3)  # the signal is handled between two ticks of the server's loop
         refused = post(server.url, size="256x256")
@@ -110,14 +112,7 @@ def _images_made(url: str) -> float:
 
 def test_a_client_that_leaves_while_queued_has_its_work_dropped(tmp_path):
     with live_server(tmp_path) as server:
-        slow: list[httpx.Response] = []
-        worker = threading.Thread(
-            target=lambda: slow.append(
-                post(server.url, n="10", size="1024x1024", response_format="b64_json")
-            )
-        )
-        worker.start()
-        _wait_for_work_in_progress(server.url, time.monotonic() + 30)
+        slow, worker = _start_slow_request(server.url)
         # Queued behind the slow request, this client gives up after a second.
         try:
             post(server.url, timeout=1.0, n="3", size="256x256")
