@@ -240,11 +240,11 @@ def _serve(args: argparse.Namespace) -> int:
             return 2
         print(f"vary: warning: serving on {settings.host} with no API key", file=sys.stderr)
     base = f"http://{settings.host}:{settings.port}"
-    auth = "one of your API keys" if keyed else '"any" (no key needed)'
+    auth = '"sk-...")  # one of your API keys' if keyed else '"any")  # no key needed'
     print(
         f"vary {__version__}: loading the engine, then serving on {base}\n"
         f"  browser:       {base}/docs\n"
-        f'  OpenAI client: OpenAI(base_url="{base}/v1", api_key={auth})',
+        f'  OpenAI client: OpenAI(base_url="{base}/v1", api_key={auth}',
         file=sys.stderr,
         flush=True,
     )
