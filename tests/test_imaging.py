@@ -22,7 +22,7 @@ from vary.imaging import (
     ACCEPTED_FORMATS,
     DEFAULT_MAX_BYTES,
     decode,
-    encode_png,
+    encode,
     fit,
     merge_alpha,
     sniff_format,
@@ -896,7 +896,7 @@ def test_merge_alpha_resizes_the_alpha() -> None:
 @pytest.mark.parametrize("mode", ["RGB", "RGBA"])
 def test_encode_png_round_trips_exactly(mode: str) -> None:
     image = _noise(mode)
-    data = encode_png(image)
+    data = encode(image, "png")
     assert sniff_format(data) == "PNG"
     decoded = decode(data)
     assert decoded.mode == mode

@@ -3,7 +3,7 @@
 :func:`decode` accepts PNG, JPEG, WebP, GIF, BMP and TIFF, recognised by their magic bytes only,
 enforces the byte and pixel limits before any pixel is decoded, and returns an upright, 8-bit,
 sRGB "RGB" picture ("RGBA" when it has real transparency). :func:`fit`, :func:`split_alpha`,
-:func:`merge_alpha` and :func:`encode_png` prepare a picture for an engine and ship the result.
+:func:`merge_alpha` and :func:`encode` prepare a picture for an engine and ship the result.
 This module needs no model and knows no HTTP.
 """
 
@@ -45,7 +45,6 @@ __all__ = [
     "apply_mask",
     "decode",
     "encode",
-    "encode_png",
     "fit",
     "keep_colours",
     "merge_alpha",
@@ -244,11 +243,6 @@ def encode(image: Image.Image, fmt: OutputFormat = "png", compression: int | Non
     else:
         raise ValueError(f"format must be one of {OUTPUT_FORMATS}, got {fmt!r}")
     return buffer.getvalue()
-
-
-def encode_png(image: Image.Image) -> bytes:
-    """Encode ``image`` as a lossless PNG, fast."""
-    return encode(image, "png")
 
 
 def _quality(compression: int | None, default: int) -> int:

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from pydantic_core import PydanticCustomError
 
 from .. import imaging
+from .._pipeline import MAX_SEED
 
 __all__ = [
     "OPENAI_SIZES",
@@ -98,7 +99,7 @@ class ImageRequest(_Form):
     seed: int | None = Field(
         default=None,
         ge=0,
-        le=2**53 - 1,
+        le=MAX_SEED,
         description="Seed of the first picture; picture i uses seed + i. Default: random, "
         "and returned with each picture.",
     )
