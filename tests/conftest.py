@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
+from httpx import Response
 from PIL import Image
 
 from fakes import FakeEngine
@@ -20,6 +21,22 @@ def png_bytes(image: Image.Image) -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, format="PNG")
     return buffer.getvalue()
+
+
+def post_variation(
+    client: TestClient,
+    picture: Image.Image,
+    headers: dict[str, str] | None = None,
+    **fields: str,
+) -> Response:
+    """POST ``picture`` for variations, as the official client uploads it (256x256 unless
+    ``fields`` say otherwise)."""
+    return client.post(
+        "/v1/images/variations",
+        files={"image": ("upload", png_bytes(picture), "application/octet-stream")},
+        data={"size": "256x256", **fields},
+        headers=headers or {},
+    )
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from dataclasses import replace
 import pytest
 from fastapi.testclient import TestClient
 
-from conftest import png_bytes
+from conftest import png_bytes, post_variation
 from fakes import FakeEngine
 from vary.api import create_app
 from vary.api.admission import SlidingWindow
@@ -59,12 +59,7 @@ class BlockingEngine(FakeEngine):
 
 
 def _post(client: TestClient, gradient, **headers: str):
-    return client.post(
-        "/v1/images/variations",
-        files={"image": ("upload", png_bytes(gradient), "application/octet-stream")},
-        data={"size": "64x64", "response_format": "b64_json"},
-        headers=headers,
-    )
+    return post_variation(client, gradient, headers, size="64x64", response_format="b64_json")
 
 
 def test_past_the_queue_requests_get_429_with_retry_after(settings, gradient):

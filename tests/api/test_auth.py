@@ -7,7 +7,7 @@ from dataclasses import replace
 import pytest
 from fastapi.testclient import TestClient
 
-from conftest import png_bytes
+from conftest import post_variation
 from vary.api import create_app
 from vary.api.auth import mask_key
 
@@ -19,19 +19,12 @@ def app(settings, fake_engine):
     return create_app(replace(settings, api_keys=KEYS), engine=fake_engine)
 
 
-def variation(client: TestClient, gradient, headers: dict[str, str]):
-    return client.post(
-        "/v1/images/variations",
-        files={"image": ("upload", png_bytes(gradient), "application/octet-stream")},
-        data={"size": "256x256"},
-        headers=headers,
-    )
-
-
 @pytest.mark.parametrize("key", KEYS)
 def test_every_configured_key_is_accepted(app, gradient, key):
     with TestClient(app) as client:
-        assert variation(client, gradient, {"Authorization": f"Bearer {key}"}).status_code == 200
+        assert (
+            post_variation(client, gradient, {"Authorization": f"Bearer {key}"}).status_code == 200
+        )
         models = client.get("/v1/models", headers={"Authorization": f"Bearer {key}"})
         assert models.status_code == 200
 
@@ -47,7 +40,7 @@ def test_every_configured_key_is_accepted(app, gradient, key):
 )
 def test_missing_or_wrong_key_is_401(app, gradient, fake_engine, headers, fragment):
     with TestClient(app) as client:
-        response = variation(client, gradient, headers)
+        response = post_variation(client, gradient, headers)
         assert client.get("/v1/models", headers=headers).status_code == 401
     assert response.status_code == 401
     error = response.json()["error"]
@@ -64,7 +57,7 @@ def test_health_needs_no_key(app):
 
 
 def test_no_keys_means_no_auth(client, gradient):
-    assert variation(client, gradient, {}).status_code == 200
+    assert post_variation(client, gradient, {}).status_code == 200
 
 
 @pytest.mark.parametrize(

@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 from starlette.responses import PlainTextResponse
 from starlette.types import Receive, Scope, Send
 
-from conftest import png_bytes
+from conftest import post_variation
 from vary.api import create_app
 from vary.api.auth import APIKeyMiddleware, is_loopback
 from vary.api.keys import FILENAME, KeyStore
@@ -204,15 +204,6 @@ def test_a_deleted_or_replaced_database_is_noticed(store, settings):
 # --- the middleware --------------------------------------------------------------------------
 
 
-def variation(client: TestClient, gradient, headers: dict[str, str]):
-    return client.post(
-        "/v1/images/variations",
-        files={"image": ("upload", png_bytes(gradient), "application/octet-stream")},
-        data={"size": "256x256"},
-        headers=headers,
-    )
-
-
 def assert_401(response, fragment: str = "Incorrect API key provided") -> None:
     assert response.status_code == 401, response.text
     error = response.json()["error"]
@@ -226,10 +217,10 @@ def test_the_first_key_turns_auth_on_in_a_running_app(client, store, gradient, f
     key = store.create("ci")
     assert_401(client.get("/v1/models"), "You didn't provide an API key")
     assert_401(client.get("/v1/models", headers=bearer("sk-anything")))
-    assert_401(variation(client, gradient, bearer(key[:-1])))
+    assert_401(post_variation(client, gradient, bearer(key[:-1])))
     assert fake_engine.calls == [], "a refused request never reaches the engine"
     assert client.get("/v1/models", headers=bearer(key)).status_code == 200
-    assert variation(client, gradient, bearer(key)).status_code == 200
+    assert post_variation(client, gradient, bearer(key)).status_code == 200
 
 
 def test_a_revoked_key_is_refused_at_once_and_the_app_stays_locked(client, store):
