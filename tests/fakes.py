@@ -22,8 +22,16 @@ class FakeEngine(Engine):
 
     @classmethod
     def from_pretrained(
-        cls, path: str | os.PathLike[str] | None = None, *, threads: int | None = None
+        cls,
+        path: str | os.PathLike[str] | None = None,
+        *,
+        threads: int | None = None,
+        runtime: str = "auto",
+        precision: str = "auto",
+        cache_dir: str | os.PathLike[str] | None = None,
     ) -> Self:
+        if (runtime, precision) != ("auto", "auto"):
+            raise ValueError("the fake engine runs on numpy only")
         return cls()
 
     def variations(

@@ -894,13 +894,28 @@ def test_merge_alpha_resizes_the_alpha() -> None:
 
 
 @pytest.mark.parametrize("mode", ["RGB", "RGBA"])
-def test_encode_png_round_trips_exactly(mode: str) -> None:
+@pytest.mark.parametrize("writer", ["imagecodecs", "pillow"])
+@pytest.mark.parametrize("compression", [None, 0, 50, 100])
+def test_encode_png_round_trips_exactly(
+    mode: str, writer: str, compression: int | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if writer == "pillow":
+        monkeypatch.setattr(imaging, "_imagecodecs", None)
     image = _noise(mode)
-    data = encode(image, "png")
+    data = encode(image, "png", compression)
     assert sniff_format(data) == "PNG"
     decoded = decode(data)
     assert decoded.mode == mode
     assert np.array_equal(np.asarray(decoded), np.asarray(image))
+
+
+@pytest.mark.parametrize("writer", ["imagecodecs", "pillow"])
+def test_more_png_compression_gives_smaller_files(writer: str, monkeypatch: pytest.MonkeyPatch):
+    if writer == "pillow":
+        monkeypatch.setattr(imaging, "_imagecodecs", None)
+    smooth = Image.fromarray(np.tile(np.arange(256, dtype=np.uint8), (64, 1)), "L").convert("RGB")
+    sizes = [len(encode(smooth, "png", level)) for level in (0, 50, 100)]
+    assert sizes[0] > sizes[1] >= sizes[2]
 
 
 def test_normalise_turns_a_picture_in_memory_upright_and_leaves_it_alone():

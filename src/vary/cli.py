@@ -21,7 +21,14 @@ from . import imaging
 from ._pipeline import check_mask, draw_seed, load_picture, output_size, vary_image
 from ._version import __version__
 from .config import Settings
-from .engines import Controls, StyleEngine, load_engine
+from .engines import (
+    PRECISIONS,
+    RUNTIMES,
+    Controls,
+    StyleEngine,
+    choose_runtime,
+    load_engine,
+)
 from .engines._styles import STYLES
 from .errors import VaryError
 
@@ -101,6 +108,19 @@ def _add_making_options(command: argparse.ArgumentParser) -> None:
     command.add_argument("--format", choices=imaging.OUTPUT_FORMATS, default="png")
     command.add_argument("--compression", type=_compression, help="0-100 (see the README)")
     command.add_argument("-o", "--output-dir", type=Path, default=Path("."), help="default: here")
+    _add_runtime_options(command)
+
+
+def _add_runtime_options(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--runtime", choices=RUNTIMES, default="auto", help="what runs the network (default: auto)"
+    )
+    command.add_argument(
+        "--precision",
+        choices=PRECISIONS,
+        default="auto",
+        help="bf16 needs OpenVINO (default: auto)",
+    )
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -153,6 +173,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--public-url", help="base of returned URLs (default: the host clients use)")
     serve.add_argument("--threads", type=_positive, help="inference threads (default: 1 per core)")
+    _add_runtime_options(serve)
     serve.add_argument(
         "--max-queue",
         type=_count_from_zero,
@@ -218,6 +239,8 @@ def _serve(args: argparse.Namespace) -> int:
         url_ttl=args.url_ttl,
         public_url=args.public_url,
         threads=args.threads,
+        runtime=args.runtime,
+        precision=args.precision,
         strict_openai=args.strict_openai,
         max_queue=args.max_queue,
         requests_per_minute=args.rate_limit_requests,
@@ -239,10 +262,13 @@ def _serve(args: argparse.Namespace) -> int:
             )
             return 2
         print(f"vary: warning: serving on {settings.host} with no API key", file=sys.stderr)
+    # Fail before starting the server when the runtime asked for cannot run here.
+    runtime, precision = choose_runtime(settings.runtime, settings.precision)
     base = f"http://{settings.host}:{settings.port}"
     auth = '"sk-...")  # one of your API keys' if keyed else '"any")  # no key needed'
     print(
-        f"vary {__version__}: loading the engine, then serving on {base}\n"
+        f"vary {__version__}: loading the engine ({runtime}, {precision}), then serving on "
+        f"{base}\n"
         f"  browser:       {base}/docs\n"
         f'  OpenAI client: OpenAI(base_url="{base}/v1", api_key={auth}',
         file=sys.stderr,
@@ -322,7 +348,7 @@ def _make(args: argparse.Namespace) -> int:
     )
     size = output_size(args.size, picture.size)
     seed = draw_seed() if args.seed is None else args.seed
-    engine = load_engine()
+    engine = load_engine(runtime=args.runtime, precision=args.precision)
     args.output_dir.mkdir(parents=True, exist_ok=True)
     _progress(0, args.n, sys.stderr)
     for i in range(args.n):
@@ -372,7 +398,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     run = {"serve": _serve, "keys": _keys, "styles": _styles}.get(args.command, _make)
     try:
         return run(args)
-    except (OSError, VaryError) as exc:
+    except (OSError, ImportError, VaryError) as exc:
         detail = (
             f"{exc.strerror}: {exc.filename}"
             if isinstance(exc, OSError) and exc.strerror

@@ -43,8 +43,12 @@ class Settings:
     max_upload_bytes: int = 20 * 1024 * 1024
     #: Pictures with more pixels than this are refused before they are decoded.
     max_pixels: int = 40_000_000
-    #: onnxruntime threads per call; ``None`` uses one per core.
+    #: Inference threads per call; ``None`` uses one per core.
     threads: int | None = None
+    #: What runs the network: ``auto``, ``onnxruntime`` or ``openvino`` (see the README).
+    runtime: str = "auto"
+    #: ``auto``, ``fp32`` or ``bf16`` (bf16 needs OpenVINO and a CPU with native bf16).
+    precision: str = "auto"
     #: Make OpenAI's own fields accept only what OpenAI accepts: the three square sizes, and
     #: a square PNG under 4 MB. vary's extra fields still work.
     strict_openai: bool = False

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import codecs
 import contextlib
+import importlib
 import io
 import re
 import zlib
 from collections.abc import Callable
-from typing import IO, Literal, get_args
+from typing import IO, Any, Literal, get_args
 
 import numpy as np
 from PIL import (
@@ -33,6 +34,12 @@ from PIL import (
 )
 
 from vary.errors import ImageTooLargeError, InvalidImageError
+
+_imagecodecs: Any
+try:
+    _imagecodecs = importlib.import_module("imagecodecs")
+except ImportError:  # Pillow writes PNG instead, at about half the speed.
+    _imagecodecs = None
 
 __all__ = [
     "ACCEPTED_FORMATS",
@@ -224,14 +231,10 @@ def encode(image: Image.Image, fmt: OutputFormat = "png", compression: int | Non
     """
     if compression is not None and not 0 <= compression <= 100:
         raise ValueError(f"compression must be between 0 and 100, got {compression}")
-    buffer = io.BytesIO()
     if fmt == "png":
-        # zlib's run-length strategy after Pillow's row filters: on a 1024x1024 variation,
-        # 97 ms and 1.57 MB, against 126 ms and 1.78 MB at level 1 and 526 ms and 1.59 MB at
-        # Pillow's default (level 6, default strategy).
-        level = 6 if compression is None else round(compression * 9 / 100)
-        image.save(buffer, format="PNG", compress_level=level, compress_type=zlib.Z_RLE)
-    elif fmt == "jpeg":
+        return _png(image, compression)
+    buffer = io.BytesIO()
+    if fmt == "jpeg":
         if image.mode == "RGBA":
             flat = Image.new("RGB", image.size, (255, 255, 255))
             flat.paste(image, mask=image.getchannel("A"))
@@ -243,6 +246,32 @@ def encode(image: Image.Image, fmt: OutputFormat = "png", compression: int | Non
     else:
         raise ValueError(f"format must be one of {OUTPUT_FORMATS}, got {fmt!r}")
     return buffer.getvalue()
+
+
+def _png(image: Image.Image, compression: int | None) -> bytes:
+    """PNG at zlib level ``compression * 9 / 100``; by default, fast rather than small.
+
+    The default is the Paeth row filter with zlib's run-length strategy, written by libpng
+    through ``imagecodecs``: on a 1024x1024 variation, 45 ms for 2.22 MB, where Pillow took
+    98 ms with the same strategy for the same size and 211 ms at its own default. An explicit
+    ``compression`` uses zlib's default strategy, so more effort does give smaller files.
+    Without ``imagecodecs``, Pillow writes it.
+    """
+    level = 6 if compression is None else round(compression * 9 / 100)
+    strategy = zlib.Z_RLE if compression is None else zlib.Z_DEFAULT_STRATEGY
+    if _imagecodecs is None:
+        buffer = io.BytesIO()
+        image.save(buffer, format="PNG", compress_level=level, compress_type=strategy)
+        return buffer.getvalue()
+    png = _imagecodecs.PNG
+    return bytes(
+        _imagecodecs.png_encode(
+            np.asarray(image),
+            level=level,
+            strategy=png.STRATEGY.RLE if compression is None else png.STRATEGY.DEFAULT,
+            filter=png.FILTER.PAETH,
+        )
+    )
 
 
 def _quality(compression: int | None, default: int) -> int:

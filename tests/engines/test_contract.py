@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 
 import numpy as np
 import pytest
@@ -14,6 +15,7 @@ from vary.engines import Controls, Engine, StyleEngine
 ENGINES: dict[str, Callable[[], Engine]] = {
     "fake": FakeEngine,
     "style": StyleEngine.from_pretrained,
+    "style-openvino": partial(StyleEngine.from_pretrained, runtime="openvino"),
 }
 
 

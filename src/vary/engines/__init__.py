@@ -7,7 +7,10 @@ written for OpenAI works unchanged.
 
 from __future__ import annotations
 
+import os
+
 from ..errors import ModelNotFoundError
+from ._runtime import PRECISIONS, RUNTIMES, choose_runtime
 from .base import Controls, Engine, Variation
 from .style import StyleEngine
 
@@ -15,10 +18,13 @@ __all__ = [
     "ALIASES",
     "DEFAULT_MODEL",
     "ENGINES",
+    "PRECISIONS",
+    "RUNTIMES",
     "Controls",
     "Engine",
     "StyleEngine",
     "Variation",
+    "choose_runtime",
     "load_engine",
     "resolve_model",
 ]
@@ -40,6 +46,18 @@ def resolve_model(model: str | None) -> str:
     return model_id
 
 
-def load_engine(model: str | None = None, *, threads: int | None = None) -> Engine:
-    """Load the engine that ``model`` names (default: the style engine) from where it ships."""
-    return ENGINES[resolve_model(model)].from_pretrained(threads=threads)
+def load_engine(
+    model: str | None = None,
+    *,
+    threads: int | None = None,
+    runtime: str = "auto",
+    precision: str = "auto",
+    cache_dir: str | os.PathLike[str] | None = None,
+) -> Engine:
+    """Load the engine that ``model`` names (default: the style engine) from where it ships.
+
+    ``runtime`` and ``precision`` are explained in :meth:`Engine.from_pretrained`.
+    """
+    return ENGINES[resolve_model(model)].from_pretrained(
+        threads=threads, runtime=runtime, precision=precision, cache_dir=cache_dir
+    )

