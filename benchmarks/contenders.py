@@ -4,8 +4,7 @@ A contender is a name, a label and a factory for a :class:`Backend`: something t
 workload at one size, returns a runner ``run(n)`` and the CPU clock that sees its work. Setting
 up (loading, compiling, reshaping) happens in the factory and in ``prepare``, outside the
 timing. Adding a contender is one line in ``run.default_contenders``, e.g.
-``Contender("ours-ov", "vary engine, OpenVINO", lambda: OursInProcess(runtime="openvino"))``
-once the engine grows that option.
+``Contender("ours-ov", "vary engine on OpenVINO", partial(OursInProcess, runtime="openvino"))``.
 """
 
 from __future__ import annotations

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 import onnx
 import onnxruntime as ort
+from PIL import Image
 
 from .workload import MODEL_PATH, SEED, Workload
 
@@ -238,9 +239,9 @@ def _responder(text: str, n: int, size: int) -> Callable[[], bytes]:
 def pipeline_stages(work: Workload, n: int, repeats: int = 3) -> list[Stage]:
     """Each step of one ``b64_json`` request of ``n`` variations, timed alone.
 
-    The model runs as the engine batches it (all ``n`` in as few calls as its pixel cap
-    allows; ``count`` assumes full calls). Taking the output apart is views only: its copy is
-    part of "mix back".
+    The head runs once per picture; the body runs as the engine batches looks (as few calls as
+    its pixel cap allows; ``count`` assumes full calls) and already mixes back and rounds to
+    8 bits.
     """
     from vary import imaging
     from vary.engines import style
@@ -249,17 +250,17 @@ def pipeline_stages(work: Workload, n: int, repeats: int = 3) -> list[Stage]:
     picture = imaging.decode(work.data)
     fitted = imaging.fit(picture, size)
     original = np.asarray(fitted.convert("RGB"), dtype=np.float32) / 255.0
-    padded = style._pad_to_multiple(original.transpose(2, 0, 1)[None])
-    per_call = max(1, getattr(style, "_BATCH_PIXELS", work.size**2) // work.size**2)
+    padded = style._pad_to_multiple(original)
+    image_in = np.ascontiguousarray(padded.transpose(2, 0, 1)[None])
+    per_call = max(1, style._BATCH_PIXELS // work.size**2)
     batch = min(n, per_call)
     mixes = np.stack([style.style_mix(SEED + i) for i in range(batch)])
-    engine, sessions = _engine()
-    session = next(s for s in sessions if "style_weights" in {i.name for i in s.get_inputs()})
-    feeds = {"image": padded, "style_weights": mixes}
-    (stylized,) = session.run(None, feeds)  # warm-up
-    look = stylized[0].transpose(1, 2, 0)
-    strength = float(getattr(style, "DEFAULT_STRENGTH", 0.85))
-    image = style._mix_back(look, original, strength)
+    strengths = np.full((batch, 1, 1, 1), style.DEFAULT_STRENGTH, np.float32)
+    engine, _ = _engine()
+    runtime = engine.runtime
+    features = runtime.features(image_in)
+    looks = runtime.pictures(features, mixes, padded[None], strengths)  # warm-up
+    image = Image.fromarray(looks[0])
     png = imaging.encode(image, "png")
     text = base64.b64encode(png).decode()
 
@@ -272,21 +273,18 @@ def pipeline_stages(work: Workload, n: int, repeats: int = 3) -> list[Stage]:
             _median_ms(lambda: np.asarray(fitted, dtype=np.float32) / 255.0, repeats),
             1,
         ),
+        Stage("pad", _median_ms(lambda: style._pad_to_multiple(original), repeats), 1),
         Stage(
-            "pad + transpose in",
-            _median_ms(lambda: style._pad_to_multiple(original.transpose(2, 0, 1)[None]), repeats),
+            f"model head ({runtime.name} {runtime.precision})",
+            _median_ms(lambda: runtime.features(image_in), 2),
             1,
-        ),
-        Stage(
-            f"model, one call of {batch}",
-            _median_ms(lambda: session.run(None, feeds), 2),
-            calls,
             inside_model=True,
         ),
         Stage(
-            "mix back + to uint8",
-            _median_ms(lambda: style._mix_back(look, original, strength), 3),
-            n,
+            f"model body incl. mix back + uint8, one call of {batch}",
+            _median_ms(lambda: runtime.pictures(features, mixes, padded[None], strengths), 2),
+            calls,
+            inside_model=True,
         ),
         Stage("PNG encode (vary default)", _median_ms(lambda: imaging.encode(image, "png"), 3), n),
         Stage("base64", _median_ms(lambda: base64.b64encode(png).decode(), repeats), n),

@@ -100,6 +100,12 @@ def default_contenders(server: http.Server) -> list[cs.Contender]:
         ),
         cs.Contender("ours", "(c) vary engine, in process", cs.OursInProcess),
         cs.Contender(
+            "ours-ov",
+            "(c') vary engine on OpenVINO",
+            partial(cs.OursInProcess, runtime="openvino"),
+            openvino("f32"),
+        ),
+        cs.Contender(
             "ours-http", "(d) vary serve, HTTP b64_json", partial(http.HttpVariations, server)
         ),
     ]

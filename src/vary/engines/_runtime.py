@@ -208,6 +208,13 @@ class OpenVinoRuntime(_Runtime):
     def pictures(
         self, features: Any, styles: np.ndarray, original: np.ndarray, strength: np.ndarray
     ) -> np.ndarray:
-        self._body.infer(self._body_feeds(features, styles, original, strength))
-        # The output buffer is reused by the next call: copy it out.
-        return np.array(self._body.get_output_tensor(0).data, dtype=np.uint8)
+        # One look per call: OpenVINO's kernels block a batch differently from a single
+        # picture, which would make a look's last bits depend on its batch (seed + i alone
+        # must give the same pixels). At 1024x1024 the engine sends one look per call anyway.
+        looks = []
+        for i in range(len(styles)):
+            one = slice(i, i + 1)
+            self._body.infer(self._body_feeds(features, styles[one], original, strength[one]))
+            # The output buffer is reused by the next call: copy it out.
+            looks.append(np.array(self._body.get_output_tensor(0).data, dtype=np.uint8))
+        return np.concatenate(looks)
