@@ -314,7 +314,7 @@ def _emit_body(layers: list[_Layer], norm: Norm, *, finish: bool) -> onnx.ModelP
         layer = layers[number]
         x_in = [out.names[i] for i in layer.inputs]
         name = f"{number}/{layer.op}"
-        out.names[number] = _emit_layer(out, layers, number, x_in, norm, name)
+        out.names[number] = _emit_layer(out, layer, x_in, norm, name)
     stylized = out.names[len(layers) - 1]
     features = _info("features", [1, "hp", "wp", channels])
     styles = _info(STYLE_INPUT, ["n", layers[3].params["gamma"].shape[0]])
@@ -331,10 +331,7 @@ def _emit_body(layers: list[_Layer], norm: Norm, *, finish: bool) -> onnx.ModelP
     return out.model(inputs, pictures, info)
 
 
-def _emit_layer(
-    out: _Emitter, layers: list[_Layer], number: int, x: list[str], norm: Norm, name: str
-) -> str:
-    layer = layers[number]
+def _emit_layer(out: _Emitter, layer: _Layer, x: list[str], norm: Norm, name: str) -> str:
     p = layer.params
     if layer.op == "Pad":
         return out.pad(x[0], layer, name)
