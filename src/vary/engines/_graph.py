@@ -34,13 +34,17 @@ import onnx
 from onnx import helper, numpy_helper
 from onnx.reference import ReferenceEvaluator
 
-__all__ = ["Norm", "StyleGraphs", "build_graphs", "space_to_depth_kernel"]
+__all__ = ["MIN_HEIGHT", "Norm", "StyleGraphs", "build_graphs", "space_to_depth_kernel"]
 
 Norm = Literal["instance", "moments"]
 STYLE_INPUT = "style_weights"
 _OPSET = 18
 # Convolutions with fewer input channels than this run on the space-to-depth picture.
 _NARROW = 8
+# The first stride-2 stage runs in this many strips (see _emit_strips): at 1024x1024, 4 MB each.
+_STRIPS = 32
+#: The fewest rows a picture may have: two per strip.
+MIN_HEIGHT = 2 * _STRIPS
 
 
 @dataclass(frozen=True)
@@ -66,7 +70,7 @@ def build_graphs(
     layers = _read_layers(model)
     channels = int(layers[2].params["weight"].shape[0])
     return StyleGraphs(
-        _emit_head(layers, norm), _emit_body(layers, norm, finish=finish), channels=channels
+        _emit_head(layers), _emit_body(layers, norm, finish=finish), channels=channels
     )
 
 
@@ -233,10 +237,14 @@ class _Emitter:
         return output
 
     def model(
-        self, inputs: list[onnx.ValueInfoProto], output: str, info: onnx.ValueInfoProto
+        self, inputs: list[onnx.ValueInfoProto], outputs: dict[str, onnx.ValueInfoProto]
     ) -> onnx.ModelProto:
-        self.nodes.append(helper.make_node("Identity", [output], [info.name], name=info.name))
-        graph = helper.make_graph(self.nodes, self.prefix, inputs, [info], self.inits)
+        """The graph from ``inputs`` to ``outputs`` (each tensor name -> what it is called)."""
+        for tensor, info in outputs.items():
+            self.nodes.append(helper.make_node("Identity", [tensor], [info.name], name=info.name))
+        graph = helper.make_graph(
+            self.nodes, self.prefix, inputs, list(outputs.values()), self.inits
+        )
         model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", _OPSET)])
         model.ir_version = 9
         onnx.checker.check_model(model)
@@ -271,64 +279,159 @@ class _Emitter:
     def style_affine(self, x: str, layer: _Layer, name: str, shape: list[int]) -> str:
         """``x * (style_weights @ gamma) + style_weights @ beta``, one row per batch item,
         reshaped to ``shape`` to broadcast over ``x``."""
-        target = self.constant(name + "/shape", np.array(shape, np.int64))
+        scale, shift = self.style_params(layer, name)
+        return self.affine(
+            x,
+            self.reshape(scale, shape, name + "/scale"),
+            self.reshape(shift, shape, name + "/shift"),
+            name,
+        )
+
+    def style_params(self, layer: _Layer, name: str) -> tuple[str, str]:
+        """``layer``'s scale and shift for each look, [n, channels]."""
         scale, shift = (
             self.node(
-                "Reshape",
-                [
-                    self.node(
-                        "MatMul",
-                        [STYLE_INPUT, self.constant(f"{name}/{part}", table)],
-                        f"{name}/{part}_mix",
-                    ),
-                    target,
-                ],
-                f"{name}/{part}_bcast",
+                "MatMul",
+                [STYLE_INPUT, self.constant(f"{name}/{part}", table)],
+                f"{name}/{part}_mix",
             )
             for part, table in (("gamma", layer.params["gamma"]), ("beta", layer.params["beta"]))
         )
+        return scale, shift
+
+    def reshape(self, x: str, shape: list[int], name: str) -> str:
+        target = self.constant(name + "/shape", np.array(shape, np.int64))
+        return self.node("Reshape", [x, target], name)
+
+    def affine(self, x: str, scale: str, shift: str, name: str) -> str:
+        """``x * scale + shift``."""
         return self.node("Add", [self.node("Mul", [x, scale], name + "/scaled"), shift], name)
 
+    def integer(self, value: int, name: str) -> str:
+        return self.constant(name, np.array([value], np.int64))
 
-def _emit_head(layers: list[_Layer], norm: Norm) -> onnx.ModelProto:
-    _, pad, conv, first_norm, _, next_pad = layers[:6]
+
+def _emit_head(layers: list[_Layer]) -> onnx.ModelProto:
+    _, pad, conv, _, _, next_pad = layers[:6]
+    if next_pad.params["pads"].tolist() != [0, 0, 1, 1, 0, 0, 1, 1]:
+        raise ValueError("the network's second convolution is not padded by one pixel")
     channels = conv.params["weight"].shape[0]
     out = _Emitter("head")
-    x = out.conv(out.pad("image", pad, "pad"), conv.params["weight"], "conv")
-    x = out.normalise(x, norm, first_norm.params["epsilon"], channels, "norm")
-    x = out.node(
-        "Transpose", [out.pad(x, next_pad, "next_pad")], "channels_last", perm=[0, 2, 3, 1]
+    axes = out.constant("axes", np.array([2, 3], np.int64))
+    # Taking the picture's mean colour off first centres the convolution's output, so its
+    # variance below, E[x^2] - E[x]^2, loses no precision; a norm follows, which undoes it.
+    centred = out.node(
+        "Sub", ["image", out.node("ReduceMean", ["image", axes], "colour")], "centred"
     )
-    features = _info("features", [1, "hp", "wp", channels])
-    return out.model([_info("image", [1, 3, "h", "w"])], x, features)
+    x = out.conv(out.pad(centred, pad, "pad"), conv.params["weight"], "conv")
+    mean = out.node("ReduceMean", [x, axes], "mean", keepdims=0)
+    pixels = out.node(
+        "Cast",
+        [out.node("ReduceProd", [out.node("Shape", [x], "shape", start=2)], "pixels_int")],
+        "pixels",
+        to=onnx.TensorProto.FLOAT,
+    )
+    square = out.node(
+        "Div", [out.node("ReduceSumSquare", [x, axes], "sum_square", keepdims=0), pixels], "square"
+    )
+    spread = out.node("Sub", [square, out.node("Mul", [mean, mean], "mean_squared")], "spread")
+    zero = out.constant("zero", np.array(0.0, np.float32))
+    variance = out.node("Max", [spread, zero], "variance")  # rounding can dip below 0
+    tensors = [*_emit_strips(out, x), mean, variance]
+    outputs = dict(zip(tensors, _head_outputs(channels), strict=True))
+    return out.model([_info("image", [1, 3, "h", "w"])], outputs)
+
+
+def _emit_strips(out: _Emitter, x: str) -> list[str]:
+    """``x`` cut into ``_STRIPS`` strips of rows, one per slice of the stride-2 convolution's
+    output rows, each reflect-padded for that convolution.
+
+    Output row j reads rows 2j - 1 to 2j + 1, row -1 being row 1 reflected, and column -1
+    likewise; no output reads past the last row or column. Strip k holds what output rows
+    ``rows * k // K`` onwards read: its first row is the last row of the strip before. Each
+    strip is padded on its own so that the padded picture never exists whole.
+    """
+    two = out.integer(2, "strips/two")
+    height = out.node("Shape", [x], "strips/height", start=2, end=3)
+    rows = out.node("Div", [height, two], "strips/rows")
+    count = out.integer(_STRIPS, "strips/count")
+    ends = []
+    for k in range(_STRIPS + 1):
+        name = f"strips/{k}"
+        times = out.node("Mul", [rows, out.integer(k, name + "/k")], name + "/times")
+        first = out.node("Div", [times, count], name + "/first")
+        ends.append(out.node("Mul", [first, two], name + "/end"))
+    axis, one = out.integer(2, "strips/axis"), out.integer(1, "strips/one")
+    top_and_left = out.constant("strips/top_left", np.array([0, 0, 1, 1, 0, 0, 0, 0], np.int64))
+    left = out.constant("strips/left", np.array([0, 0, 0, 1, 0, 0, 0, 0], np.int64))
+    strips = []
+    for k in range(_STRIPS):
+        name = f"strips/{k}"
+        start = ends[0] if k == 0 else out.node("Sub", [ends[k], one], name + "/start")
+        strip = out.node("Slice", [x, start, ends[k + 1], axis], name + "/rows")
+        pads = top_and_left if k == 0 else left
+        strips.append(out.node("Pad", [strip, pads], name + "/padded", mode="reflect"))
+    return strips
+
+
+def _head_outputs(channels: int) -> list[onnx.ValueInfoProto]:
+    """What the head hands the body: the first convolution's output, padded and in strips,
+    and its moments."""
+    strips = [_info(f"strip_{k}", [1, channels, f"rows_{k}", "wp"]) for k in range(_STRIPS)]
+    return [*strips, _info("mean", [1, channels]), _info("variance", [1, channels])]
 
 
 def _emit_body(layers: list[_Layer], norm: Norm, *, finish: bool) -> onnx.ModelProto:
     channels = layers[2].params["weight"].shape[0]
     out = _Emitter("body")
-    # Layer 3 is the first norm: the head normalised; the body scales and shifts channels last.
-    x = out.style_affine("features", layers[3], "3/Norm", [-1, 1, 1, channels])
-    x = out.node("Relu", [x], "4/Relu")
-    out.names[5] = out.node("Transpose", [x], "channels_first", perm=[0, 3, 1, 2])  # padded
-    for number in range(6, len(layers)):
+    out.names[6] = _emit_first_stage(out, layers, channels)
+    for number in range(7, len(layers)):
         layer = layers[number]
         x_in = [out.names[i] for i in layer.inputs]
         name = f"{number}/{layer.op}"
         out.names[number] = _emit_layer(out, layer, x_in, norm, name)
     stylized = out.names[len(layers) - 1]
-    features = _info("features", [1, "hp", "wp", channels])
-    styles = _info(STYLE_INPUT, ["n", layers[3].params["gamma"].shape[0]])
+    styles = _info(STYLE_INPUT, ["n", len(layers[3].params["gamma"])])
+    inputs = [*_head_outputs(channels), styles]
     if not finish:
-        return out.model([features, styles], stylized, _info("stylized", ["n", 3, "h", "w"]))
+        return out.model(inputs, {stylized: _info("stylized", ["n", 3, "h", "w"])})
     pictures = _emit_finish(out, stylized)
-    inputs = [
-        features,
-        styles,
-        _info("original", [1, "h", "w", 3]),
-        _info("strength", ["n", 1, 1, 1]),
-    ]
+    inputs += [_info("original", [1, "h", "w", 3]), _info("strength", ["n", 1, 1, 1])]
     info = helper.make_tensor_value_info("pictures", onnx.TensorProto.UINT8, ["n", "h", "w", 3])
-    return out.model(inputs, pictures, info)
+    return out.model(inputs, {pictures: info})
+
+
+def _emit_first_stage(out: _Emitter, layers: list[_Layer], channels: int) -> str:
+    """Layers 3 to 6, strip by strip: the first norm (the head's moments folded into each
+    look's scale and shift), Relu and the stride-2 convolution.
+
+    The full-size stage never exists whole: each strip is styled and convolved while it sits
+    in the CPU's cache, and a look's peak memory is a strip's, not the picture's.
+    """
+    norm, conv = layers[3], layers[6]
+    if conv.params["strides"] != [2, 2] or conv.params["weight"].shape[2:] != (3, 3):
+        raise ValueError("the network's second convolution is not 3x3 with stride 2")
+    # (x - mean) / sqrt(variance + eps) * gamma + beta == x * scale + shift, per look.
+    gamma, beta = out.style_params(norm, "3/Norm")
+    epsilon = out.constant("3/Norm/epsilon", np.array(norm.params["epsilon"], np.float32))
+    spread = out.node(
+        "Sqrt", [out.node("Add", ["variance", epsilon], "3/Norm/var_eps")], "3/Norm/std"
+    )
+    scale = out.node("Div", [gamma, spread], "3/Norm/scale")
+    shift = out.node(
+        "Sub", [beta, out.node("Mul", ["mean", scale], "3/Norm/mean_scaled")], "3/Norm/shift"
+    )
+    shape = [-1, channels, 1, 1]
+    scale = out.reshape(scale, shape, "3/Norm/scale_4d")
+    shift = out.reshape(shift, shape, "3/Norm/shift_4d")
+    weight = out.constant("6/Conv/w", conv.params["weight"])
+    strips = []
+    for k in range(_STRIPS):
+        name = f"strips/{k}"
+        styled = out.affine(f"strip_{k}", scale, shift, name + "/styled")
+        x = out.node("Relu", [styled], name + "/relu")
+        strips.append(out.node("Conv", [x, weight], name + "/conv", strides=[2, 2]))
+    return out.node("Concat", strips, "6/Conv", axis=2)
 
 
 def _emit_layer(out: _Emitter, layer: _Layer, x: list[str], norm: Norm, name: str) -> str:

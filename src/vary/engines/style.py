@@ -14,13 +14,14 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import ClassVar, Literal, Self
+from typing import ClassVar, Self
 
 import numpy as np
 import onnx
 from PIL import Image
 
 from ..errors import EngineError
+from ._graph import MIN_HEIGHT
 from ._package import packaged_models
 from ._recipes import describe, parse_style, styles_from_prompt
 from ._reference import PREDICT_FILE, StyleReference, variation_vector
@@ -237,12 +238,13 @@ def _mix_back(look: np.ndarray, original: np.ndarray, strength: float) -> Image.
 
 
 def _pad_to_multiple(picture: np.ndarray) -> np.ndarray:
-    """``picture`` (H, W, C) padded at the bottom and right to sides that are multiples of 4."""
+    """``picture`` (H, W, C) padded at the bottom and right to sides that are multiples of 4,
+    and to the network's fewest rows."""
     height, width = picture.shape[:2]
-    pad_h, pad_w = -height % _MULTIPLE, -width % _MULTIPLE
+    pad_h = max(-height % _MULTIPLE, MIN_HEIGHT - height)
+    pad_w = -width % _MULTIPLE
     if not (pad_h or pad_w):
         return np.ascontiguousarray(picture)
-    # Reflection needs a side longer than the pad; tiny pictures fall back to repeating the edge.
-    mode: Literal["reflect", "edge"] = "reflect" if min(height, width) > _MULTIPLE else "edge"
-    padded: np.ndarray = np.pad(picture, ((0, pad_h), (0, pad_w), (0, 0)), mode=mode)
+    # NumPy reflects back and forth as often as the pad needs.
+    padded: np.ndarray = np.pad(picture, ((0, pad_h), (0, pad_w), (0, 0)), mode="reflect")
     return padded
