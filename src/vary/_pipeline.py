@@ -7,6 +7,7 @@ import functools
 import os
 import re
 import secrets
+from collections.abc import Iterator
 from typing import IO
 
 from PIL import Image
@@ -109,8 +110,9 @@ def vary_image(
     fit: imaging.Fit = "cover",
     preserve_color: bool = False,
     mask: Image.Image | None = None,
-) -> list[Variation]:
-    """Variations of a decoded picture (RGB or RGBA) at exactly ``size``.
+) -> Iterator[Variation]:
+    """Variations of a decoded picture (RGB or RGBA) at exactly ``size``, each yielded as soon
+    as the engine has made it; the arguments are checked before this returns.
 
     The engine sees only colour: the picture's transparency (and the padding of
     ``fit="contain"``) is put back afterwards. ``preserve_color`` keeps the picture's colours
@@ -120,17 +122,25 @@ def vary_image(
     check_seed(seed, n)
     colour, alpha = imaging.split_alpha(imaging.fit(picture, size, fit))
     kept = imaging.fit(mask, size, fit) if mask is not None else None
-    results = []
-    for variation in engine.variations(colour, n=n, seed=seed, controls=controls):
+    made = engine.iter_variations(colour, n=n, seed=seed, controls=controls)
+    return _finish(made, colour, alpha, kept, preserve_color=preserve_color)
+
+
+def _finish(
+    made: Iterator[Variation],
+    colour: Image.Image,
+    alpha: Image.Image | None,
+    kept: Image.Image | None,
+    *,
+    preserve_color: bool,
+) -> Iterator[Variation]:
+    for variation in made:
         image, recipe = variation.image, variation.recipe
         if preserve_color:
             image, recipe = imaging.keep_colours(image, colour), recipe + ", colours kept"
         if kept is not None:
             image, recipe = imaging.apply_mask(colour, image, kept), recipe + ", masked"
-        results.append(
-            dataclasses.replace(variation, image=imaging.merge_alpha(image, alpha), recipe=recipe)
-        )
-    return results
+        yield dataclasses.replace(variation, image=imaging.merge_alpha(image, alpha), recipe=recipe)
 
 
 @functools.cache

@@ -351,22 +351,21 @@ def _make(args: argparse.Namespace) -> int:
     engine = load_engine(runtime=args.runtime, precision=args.precision)
     args.output_dir.mkdir(parents=True, exist_ok=True)
     _progress(0, args.n, sys.stderr)
-    for i in range(args.n):
-        # Picture i of a batch is the only picture of seed + i, so one at a time is the same.
-        (variation,) = vary_image(
-            engine,
-            picture,
-            n=1,
-            size=size,
-            seed=seed + i,
-            controls=controls,
-            fit=args.fit,
-            preserve_color=args.preserve_color,
-            mask=mask,
-        )
-        path = args.output_dir / f"{args.image.stem}-{seed + i}.{_EXTENSIONS[args.format]}"
+    made = vary_image(
+        engine,
+        picture,
+        n=args.n,
+        size=size,
+        seed=seed,
+        controls=controls,
+        fit=args.fit,
+        preserve_color=args.preserve_color,
+        mask=mask,
+    )
+    for done, variation in enumerate(made, start=1):
+        path = args.output_dir / f"{args.image.stem}-{variation.seed}.{_EXTENSIONS[args.format]}"
         path.write_bytes(imaging.encode(variation.image, args.format, args.compression))
-        _progress(i + 1, args.n, sys.stderr)
+        _progress(done, args.n, sys.stderr)
         print(path)
     return 0
 

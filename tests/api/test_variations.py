@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import base64
 import io
+import threading
 import time
+from collections.abc import Iterator
 from dataclasses import replace
 from urllib.parse import urlsplit
 
@@ -14,7 +16,9 @@ from PIL import Image
 
 from conftest import png_bytes
 from fakes import FakeEngine
+from vary import imaging
 from vary.api import create_app
+from vary.engines import Controls, Variation
 
 
 def post(client: TestClient, image: bytes | None, **fields: str) -> dict:
@@ -111,3 +115,43 @@ def test_each_request_draws_a_new_seed(client, gradient, fake_engine):
 
 def test_user_is_accepted(client, gradient):
     assert post(client, png_bytes(gradient), size="256x256", user="user-1234")["status"] == 200
+
+
+class _OneAtATimeEngine(FakeEngine):
+    """Makes each variation only once the server has encoded the one before, or gives up
+    after a while: what an engine whose variations take time lets a server do meanwhile."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.encoded = threading.Semaphore(0)
+        self.waited_for_encoding: list[bool] = []
+
+    def iter_variations(
+        self, image: Image.Image, *, n: int, seed: int, controls: Controls = Controls()
+    ) -> Iterator[Variation]:
+        for i, variation in enumerate(self.variations(image, n=n, seed=seed, controls=controls)):
+            if i:
+                self.waited_for_encoding.append(self.encoded.acquire(timeout=10))
+            yield variation
+
+
+@pytest.mark.parametrize("response_format", ["b64_json", "url"])
+def test_each_variation_is_encoded_while_the_engine_makes_the_next(
+    settings, gradient, monkeypatch, response_format
+):
+    engine = _OneAtATimeEngine()
+    encode = imaging.encode
+
+    def encode_and_tell(*args, **kwargs):
+        data = encode(*args, **kwargs)
+        engine.encoded.release()
+        return data
+
+    monkeypatch.setattr(imaging, "encode", encode_and_tell)
+    with TestClient(create_app(settings, engine=engine)) as client:
+        image = png_bytes(gradient)
+        reply = post(client, image, n="3", size="64x64", seed="7", response_format=response_format)
+    assert reply["status"] == 200
+    # In the order made, whichever finished encoding first.
+    assert [item["seed"] for item in reply["body"]["data"]] == [7, 8, 9]
+    assert engine.waited_for_encoding == [True, True]

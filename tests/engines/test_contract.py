@@ -64,6 +64,16 @@ def test_variation_i_is_seed_plus_i_alone(engine, picture):
     assert [a.recipe for a in batch] == [b.recipe for b in alone]
 
 
+@pytest.mark.parametrize("controls", [Controls(), Controls(style_image=Image.new("RGB", (64, 64)))])
+def test_iter_variations_yields_the_same_variations_one_by_one(engine, picture, controls):
+    made = engine.iter_variations(picture, n=3, seed=11, controls=controls)
+    first = next(made)
+    rest = list(made)
+    expected = engine.variations(picture, n=3, seed=11, controls=controls)
+    assert [v.image.tobytes() for v in [first, *rest]] == [v.image.tobytes() for v in expected]
+    assert [v.seed for v in [first, *rest]] == [11, 12, 13]
+
+
 _REFERENCE = Image.fromarray(np.random.default_rng(1).integers(0, 256, (64, 64, 3), np.uint8))
 
 

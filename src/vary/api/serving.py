@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import base64
+import math
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from functools import partial
 
 import anyio
+import anyio.abc
+import anyio.from_thread
 import anyio.to_thread
 from fastapi import Request, UploadFile
 from PIL import Image
@@ -158,70 +161,93 @@ class ImageService:
             preserve_color=request.preserve_color,
             mask=mask,
         )
-        started = time.perf_counter()
-        variations = await self._run_unless_gone(make, raw_request)
-        self.metrics.engine_seconds.observe(time.perf_counter() - started)
-        self.metrics.images.inc(len(variations))
         publish = partial(
             self._publish,
-            variations,
-            request.response_format,
-            request.output_format,
-            request.output_compression,
-            self.settings.public_url or str(raw_request.base_url).rstrip("/"),
+            response_format=request.response_format,
+            output_format=request.output_format,
+            compression=request.output_compression,
+            base=self.settings.public_url or str(raw_request.base_url).rstrip("/"),
         )
         return protocol.ImagesResponse(
             created=int(time.time()),
-            data=await anyio.to_thread.run_sync(publish),
+            data=await self._make_and_publish(make, publish, raw_request),
             size=f"{size[0]}x{size[1]}",
             output_format=request.output_format,
         )
 
-    async def _run_unless_gone(
-        self, make: Callable[[], list[Variation]], raw_request: Request
-    ) -> list[Variation]:
-        """Run ``make`` in the engine's slot, unless the client goes away while it waits."""
-        results: list[Variation] = []
+    async def _make_and_publish(
+        self,
+        make: Callable[[], Iterator[Variation]],
+        publish: Callable[[Variation], protocol.Image],
+        raw_request: Request,
+    ) -> list[protocol.Image]:
+        """Run ``make`` in the engine's slot, unless the client goes away first, and
+        ``publish`` each variation in another worker thread as soon as it is made, so that
+        encoding and base64 overlap the engine's work on the next one."""
+        published: dict[int, protocol.Image] = {}
+        engine_done = anyio.Event()
+        send, receive = anyio.create_memory_object_stream[Variation](max_buffer_size=math.inf)
+
+        def produce() -> None:
+            with send:
+                for variation in make():
+                    try:
+                        anyio.from_thread.run_sync(send.send_nowait, variation)
+                    except anyio.BrokenResourceError:
+                        return  # the client went away and publishing stopped
+
+        async def publish_one(index: int, variation: Variation) -> None:
+            published[index] = await anyio.to_thread.run_sync(publish, variation)
+
+        async def publish_each(tasks: anyio.abc.TaskGroup) -> None:
+            async with receive:
+                index = 0
+                async for variation in receive:
+                    tasks.start_soon(publish_one, index, variation)
+                    index += 1
 
         async def watch(scope: anyio.CancelScope) -> None:
+            # Once the engine is done, going away saves nothing.
             while not await raw_request.is_disconnected():
-                await anyio.sleep(_DISCONNECT_POLL_SECONDS)
+                with anyio.move_on_after(_DISCONNECT_POLL_SECONDS):
+                    await engine_done.wait()
+                    return
             scope.cancel()
 
+        started = time.perf_counter()
         try:
             async with anyio.create_task_group() as tasks:
                 tasks.start_soon(watch, tasks.cancel_scope)
+                tasks.start_soon(publish_each, tasks)
                 # In a worker thread the work runs to its end; cancelling drops only queued work.
-                results = await anyio.to_thread.run_sync(make, limiter=self._engine_slots)
-                tasks.cancel_scope.cancel()
+                await anyio.to_thread.run_sync(produce, limiter=self._engine_slots)
+                self.metrics.engine_seconds.observe(time.perf_counter() - started)
+                engine_done.set()
         except ExceptionGroup as group:
             # The task group wraps the engine's own error (a bad style, say): pass it on as is.
             if len(group.exceptions) == 1:
                 raise group.exceptions[0] from group.exceptions[0].__cause__
             raise
-        if not results:
-            raise ClientDisconnectedError("The client went away before its turn.")
-        return results
+        if tasks.cancel_scope.cancelled_caught:
+            raise ClientDisconnectedError("The client went away before its pictures were made.")
+        self.metrics.images.inc(len(published))
+        return [published[index] for index in range(len(published))]
 
     def _publish(
         self,
-        variations: list[Variation],
+        variation: Variation,
+        *,
         response_format: str,
         output_format: imaging.OutputFormat,
         compression: int | None,
         base: str,
-    ) -> list[protocol.Image]:
-        items = []
-        for variation in variations:
-            data = imaging.encode(variation.image, output_format, compression)
-            if response_format == "b64_json":
-                where = {"b64_json": base64.b64encode(data).decode()}
-            else:
-                where = {"url": base + self.store.save(data, output_format).path_and_query()}
-            items.append(
-                protocol.Image(**where, revised_prompt=variation.recipe, seed=variation.seed)
-            )
-        return items
+    ) -> protocol.Image:
+        data = imaging.encode(variation.image, output_format, compression)
+        if response_format == "b64_json":
+            where = {"b64_json": base64.b64encode(data).decode()}
+        else:
+            where = {"url": base + self.store.save(data, output_format).path_and_query()}
+        return protocol.Image(**where, revised_prompt=variation.recipe, seed=variation.seed)
 
 
 def _from_base64(text: str, param: str) -> bytes:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import abc
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import ClassVar, Self
 
@@ -92,6 +93,14 @@ class Engine(abc.ABC):
         pixels and one variation of a batch can be made again alone. Bad controls raise
         :class:`vary.errors.InvalidRequestError` naming the field.
         """
+
+    def iter_variations(
+        self, image: Image.Image, *, n: int, seed: int, controls: Controls = Controls()
+    ) -> Iterator[Variation]:
+        """The variations of :meth:`variations`, each yielded as soon as it is made, so that a
+        caller can encode one while the engine makes the next. This default makes them all
+        first; an engine that makes them one batch at a time overrides it."""
+        yield from self.variations(image, n=n, seed=seed, controls=controls)
 
     def close(self) -> None:  # noqa: B027 - optional hook, most engines hold nothing to release
         """Release what the engine holds. The engine is not used afterwards."""

@@ -12,7 +12,7 @@ readable.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import ClassVar, Self
 
@@ -122,22 +122,28 @@ class StyleEngine(Engine):
     def variations(
         self, image: Image.Image, *, n: int, seed: int, controls: Controls = Controls()
     ) -> list[Variation]:
+        return list(self.iter_variations(image, n=n, seed=seed, controls=controls))
+
+    def iter_variations(
+        self, image: Image.Image, *, n: int, seed: int, controls: Controls = Controls()
+    ) -> Iterator[Variation]:
         if n < 1:
             raise ValueError(f"n must be at least 1, got {n}")
         strength = self.strength if controls.strength is None else controls.strength
         original = np.asarray(image.convert("RGB"), dtype=np.float32) / 255.0
         if controls.style_image is not None:
-            return self._after_reference(image, original, controls.style_image, n, seed, strength)
+            yield from self._after_reference(
+                image, original, controls.style_image, n, seed, strength
+            )
+            return
         asked, note = _asked_weights(controls)
         mixes = [
             style_mix(seed + i) if asked is None else _with_accent(asked, seed + i)
             for i in range(n)
         ]
         looks = self._render(original, np.stack(mixes), strength)
-        return [
-            Variation(look, seed + i, note + describe(_as_weights(mix), strength))
-            for i, (look, mix) in enumerate(zip(looks, mixes, strict=True))
-        ]
+        for i, (look, mix) in enumerate(zip(looks, mixes, strict=True)):
+            yield Variation(look, seed + i, note + describe(_as_weights(mix), strength))
 
     def _after_reference(
         self,
@@ -147,12 +153,11 @@ class StyleEngine(Engine):
         n: int,
         seed: int,
         strength: float,
-    ) -> list[Variation]:
+    ) -> Iterator[Variation]:
         """Variations in the look of ``style_image``: each blends the reference's style with
         the input's own by a share drawn from its seed."""
         reference = self._reference.style_vector(style_image)
         own = self._reference.style_vector(image)
-        results = []
         for i in range(n):
             vector, share = variation_vector(reference, own, seed + i)
             painted = np.asarray(self._reference.transfer(image, vector), dtype=np.float32)
@@ -160,10 +165,7 @@ class StyleEngine(Engine):
                 f"style of the reference picture {share:.0%} + the input's own "
                 f"{1 - share:.0%}, strength {strength:g}"
             )
-            results.append(
-                Variation(_mix_back(painted / 255.0, original, strength), seed + i, recipe)
-            )
-        return results
+            yield Variation(_mix_back(painted / 255.0, original, strength), seed + i, recipe)
 
     def stylize(
         self, image: Image.Image, style: str | Mapping[int, float], *, strength: float = 1.0
@@ -181,20 +183,19 @@ class StyleEngine(Engine):
 
     def _render(
         self, original: np.ndarray, mixes: np.ndarray, strength: float
-    ) -> list[Image.Image]:
+    ) -> Iterator[Image.Image]:
         """One picture (H, W, 3, floats in 0-1) in each style mix, mixed back by ``strength``:
-        the head once, then the body once per batch of looks."""
+        the head once, then the body once per batch of looks, each batch yielded as made."""
         height, width = original.shape[:2]
         padded = _pad_to_multiple(original)
         features = self.runtime.features(np.ascontiguousarray(padded.transpose(2, 0, 1)[None]))
         per_call = max(1, _BATCH_PIXELS // (padded.shape[0] * padded.shape[1]))
-        looks: list[Image.Image] = []
         for first in range(0, len(mixes), per_call):
             batch = mixes[first : first + per_call]
             strengths = np.full((len(batch), 1, 1, 1), strength, np.float32)
             pictures = self.runtime.pictures(features, batch, padded[None], strengths)
-            looks += [Image.fromarray(np.ascontiguousarray(p[:height, :width])) for p in pictures]
-        return looks
+            for picture in pictures:
+                yield Image.fromarray(np.ascontiguousarray(picture[:height, :width]))
 
 
 def _asked_weights(controls: Controls) -> tuple[dict[int, float] | None, str]:
