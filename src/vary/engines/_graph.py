@@ -6,19 +6,23 @@ the style vector by ``Unsqueeze -> Mul(table) -> ReduceSum -> Reshape``), reflec
 every convolution, and takes one style vector per call. :func:`build_graphs` reads its layers
 and writes the same network as two graphs:
 
-- ``head`` maps ``image`` [1, 3, h, w] to ``features`` [1, h + 2, w + 2, 32]: the first
-  convolution (9x9, 40% of the multiply-adds) normalised but not yet styled, reflect-padded for
-  the next convolution, channels last. It does not depend on the style, so a request runs it
-  once for all n variations. The pad moved here from the body because a reflect pad commutes
-  with the per-pixel scale, shift and Relu that come between.
-- ``body`` maps ``features`` and ``style_weights`` [n, 26] to n looks. Each norm is one
-  normalisation (``InstanceNormalization`` or the mean/variance chain the runtime fuses) and one
-  scale-and-shift per batch item, ``style_weights @ table``. The last 9x9 convolution has four
-  input and three output channels, which SIMD lanes of eight fill badly: it runs on the
-  space-to-depth picture instead (a 5x5 convolution with 16 inputs and 12 outputs, the same sums).
-  With ``finish`` the body also mixes each look with ``original`` by ``strength`` and rounds to
-  ``pictures`` uint8 [n, h, w, 3], ready to encode; without it, it ends in ``stylized``
-  [n, 3, h, w] as the shipped model does (the equivalence tests compare that).
+- ``head`` maps ``image`` [1, 3, h, w] to the first convolution's output (9x9, 40% of the
+  multiply-adds), not yet normalised, with its per-channel ``mean`` and ``variance`` [1, 32]. It
+  does not depend on the style, so a request runs it once for all n variations. The output
+  leaves the head reflect-padded for the next convolution and cut into ``strip_0`` ...
+  ``strip_31``, horizontal strips of rows (a reflect pad commutes with the per-pixel scale,
+  shift and Relu that come between).
+- ``body`` maps the strips, the moments and ``style_weights`` [n, 26] to n looks. The first
+  norm is folded into each look's scale and shift, ``style_weights @ table`` with the moments,
+  and the stride-2 convolution after it runs strip by strip, so that the full-size stage is
+  never in memory whole. Each later norm is one normalisation (``InstanceNormalization`` or the
+  mean/variance chain the runtime fuses) and one scale-and-shift per batch item. The last 9x9
+  convolution has four input and three output channels, which SIMD lanes of eight fill badly:
+  it runs on the space-to-depth picture instead (a 5x5 convolution with 16 inputs and 12
+  outputs, the same sums). With ``finish`` the body also mixes each look with ``original`` by
+  ``strength`` and rounds to ``pictures`` uint8 [n, h, w, 3], ready to encode; without it, it
+  ends in ``stylized`` [n, 3, h, w] as the shipped model does (the equivalence tests compare
+  that).
 
 Any graph that is not the chain of Pad/Conv/norm/Relu/residual Add/Resize/Sigmoid the shipped
 model is raises ``ValueError``, so a changed model file fails at start-up, not in the pictures.
