@@ -74,8 +74,8 @@ def test_keep_colours_takes_brightness_from_the_result(width, height, seed):
 def test_variation_i_is_seed_plus_i_through_the_pipeline(seed, n, out_w, out_h, fit):
     engine = FakeEngine()
     source = picture(90, 60, 3, "RGBA")
-    batch = vary_image(engine, source, n=n, size=(out_w, out_h), seed=seed, fit=fit)
-    last = vary_image(engine, source, n=1, size=(out_w, out_h), seed=seed + n - 1, fit=fit)
+    batch = list(vary_image(engine, source, n=n, size=(out_w, out_h), seed=seed, fit=fit))
+    last = list(vary_image(engine, source, n=1, size=(out_w, out_h), seed=seed + n - 1, fit=fit))
     assert [v.seed for v in batch] == list(range(seed, seed + n))
     assert batch[-1].image.tobytes() == last[0].image.tobytes()
     assert all(v.image.size == (out_w, out_h) for v in batch)

@@ -12,7 +12,7 @@ import vary
 from conftest import png_bytes
 from fakes import FakeEngine
 from vary._pipeline import output_size, vary_image
-from vary.errors import InvalidImageError
+from vary.errors import InvalidImageError, InvalidRequestError
 
 
 @pytest.fixture
@@ -64,6 +64,21 @@ def test_transparency_is_put_back():
     alpha = np.asarray(out.getchannel("A"))
     assert alpha[:, :28].max() == 0
     assert alpha[:, 36:].min() == 255
+
+
+def test_vary_image_checks_its_arguments_before_the_engine_runs():
+    engine = FakeEngine()
+    with pytest.raises(InvalidRequestError, match="seed"):
+        vary_image(engine, Image.new("RGB", (8, 8)), n=2, size=(64, 64), seed=-1)
+    assert engine.calls == []
+
+
+def test_vary_image_yields_each_variation_as_the_engine_makes_it():
+    engine = FakeEngine()
+    made = vary_image(engine, Image.new("RGB", (8, 8)), n=3, size=(64, 64), seed=5)
+    assert engine.calls == []  # nothing made until asked for
+    assert next(made).seed == 5
+    assert [variation.seed for variation in made] == [6, 7]
 
 
 def test_bad_bytes_raise_vary_errors():
