@@ -5,10 +5,13 @@ from __future__ import annotations
 import importlib
 
 import numpy as np
+import onnx
 import pytest
 from PIL import Image
 
 from vary.engines import StyleEngine, _runtime, choose_runtime
+from vary.engines._package import packaged_models
+from vary.engines.style import MODEL_FILE, style_mix
 from vary.errors import EngineError
 
 openvino = importlib.import_module("openvino")
@@ -114,3 +117,24 @@ def test_both_runtimes_give_nearly_the_same_pixels():
 def test_openvino_keeps_compiled_graphs_in_the_cache_dir(tmp_path):
     StyleEngine.from_pretrained(runtime="openvino", precision="fp32", cache_dir=tmp_path)
     assert any(tmp_path.iterdir())
+
+
+@pytest.fixture(scope="module")
+def onnxruntimes() -> tuple[_runtime.OnnxRuntime, _runtime.OnnxRuntime]:
+    """onnxruntime with two lanes, and with one thread (so one lane)."""
+    model = onnx.load(str(packaged_models() / MODEL_FILE))
+    return _runtime.OnnxRuntime(model, threads=2), _runtime.OnnxRuntime(model, threads=1)
+
+
+@pytest.mark.parametrize("count", [1, 2, 3, 5])
+def test_onnxruntime_lanes_give_each_batch_in_order_and_unchanged(onnxruntimes, count):
+    lanes, one_lane = onnxruntimes
+    image = np.random.default_rng(count).random((1, 3, 64, 72), dtype=np.float32)
+    original = np.ascontiguousarray(image[0].transpose(1, 2, 0)[None])
+    batches = [np.stack([style_mix(2 * b), style_mix(2 * b + 1)]) for b in range(count)]
+    got, want = (
+        list(runtime.pictures(runtime.features(image), batches, original, 0.8))
+        for runtime in (lanes, one_lane)
+    )
+    assert len(got) == len(want) == count
+    assert all(np.array_equal(a, b) for a, b in zip(got, want, strict=True))

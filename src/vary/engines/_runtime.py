@@ -3,7 +3,8 @@
 onnxruntime is a dependency; OpenVINO is optional (``pip install 'vary[openvino]'``) and
 imported only when asked for or when ``auto`` may pick it. Each compiles the head and the body
 once, at load. A call runs the head once per picture and the body once per batch of looks; a
-look's pixels do not depend on what else shares its batch.
+look's pixels do not depend on what else shares its batch, nor on how many threads ran it.
+onnxruntime runs several batches at once, one core each, when a request has enough of them.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from __future__ import annotations
 import functools
 import importlib
 import os
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -49,12 +52,13 @@ class StyleRuntime(Protocol):
     def pictures(
         self,
         features: dict[str, Any],
-        styles: np.ndarray,
+        batches: Sequence[np.ndarray],
         original: np.ndarray,
-        strength: np.ndarray,
-    ) -> np.ndarray:
-        """The looks [n, h, w, 3] uint8 for ``styles`` [n, 26], each mixed with ``original``
-        [1, h, w, 3] (floats in 0-1) by its ``strength`` [n, 1, 1, 1]."""
+        strength: float,
+    ) -> Iterator[np.ndarray]:
+        """For each batch of style weights [n, 26], its looks [n, h, w, 3] uint8, each mixed
+        with ``original`` [1, h, w, 3] (floats in 0-1) by ``strength``; yielded in order, each
+        as soon as it is made."""
         ...
 
 
@@ -131,12 +135,12 @@ class _Runtime:
 
     @staticmethod
     def _body_feeds(
-        features: dict[str, Any], styles: np.ndarray, original: np.ndarray, strength: np.ndarray
+        features: dict[str, Any], styles: np.ndarray, original: np.ndarray, strength: float
     ) -> dict[str, Any]:
         return features | {
             "style_weights": np.ascontiguousarray(styles, np.float32),
             "original": np.ascontiguousarray(original, np.float32),
-            "strength": np.ascontiguousarray(strength, np.float32),
+            "strength": np.full((len(styles), 1, 1, 1), strength, np.float32),
         }
 
 
@@ -150,6 +154,10 @@ class OnnxRuntime(_Runtime):
         graphs = build_graphs(model, norm=self.norm)
         self._head = _session(graphs.head, threads)
         self._body = _session(graphs.body, threads)
+        # Several batches at once, one core each, beat one batch at a time on every core
+        # (about 1.25x on two cores: no waiting for the slower thread after each step).
+        self._lanes = threads or os.cpu_count() or 1
+        self._body_on_one_core = _session(graphs.body, 1) if self._lanes > 1 else self._body
 
     def features(self, image: np.ndarray) -> dict[str, Any]:
         outputs = self._head.run(None, {"image": image})
@@ -160,13 +168,26 @@ class OnnxRuntime(_Runtime):
     def pictures(
         self,
         features: dict[str, Any],
-        styles: np.ndarray,
+        batches: Sequence[np.ndarray],
         original: np.ndarray,
-        strength: np.ndarray,
-    ) -> np.ndarray:
-        (pictures,) = self._body.run(None, self._body_feeds(features, styles, original, strength))
-        result: np.ndarray = pictures
-        return result
+        strength: float,
+    ) -> Iterator[np.ndarray]:
+        def run(session: ort.InferenceSession, styles: np.ndarray) -> np.ndarray:
+            feeds = self._body_feeds(features, styles, original, strength)
+            pictures: np.ndarray = session.run(None, feeds)[0]
+            return pictures
+
+        lanes = self._lanes
+        # Whole rounds of one batch per lane; the batches left over get every core each.
+        in_rounds = len(batches) - len(batches) % lanes if lanes > 1 else 0
+        if in_rounds:
+            with ThreadPoolExecutor(lanes, thread_name_prefix="vary-lane") as pool:
+                for first in range(0, in_rounds, lanes):
+                    round_ = batches[first : first + lanes]
+                    made = [pool.submit(run, self._body_on_one_core, b) for b in round_]
+                    yield from (future.result() for future in made)
+        for styles in batches[in_rounds:]:
+            yield run(self._body, styles)
 
 
 def _session(model: onnx.ModelProto, threads: int | None) -> ort.InferenceSession:
@@ -234,17 +255,17 @@ class OpenVinoRuntime(_Runtime):
     def pictures(
         self,
         features: dict[str, Any],
-        styles: np.ndarray,
+        batches: Sequence[np.ndarray],
         original: np.ndarray,
-        strength: np.ndarray,
-    ) -> np.ndarray:
+        strength: float,
+    ) -> Iterator[np.ndarray]:
         # One look per call: OpenVINO's kernels block a batch differently from a single
         # picture, which would make a look's last bits depend on its batch (seed + i alone
-        # must give the same pixels). At 1024x1024 the engine sends one look per call anyway.
-        looks = []
-        for i in range(len(styles)):
-            one = slice(i, i + 1)
-            self._body.infer(self._body_feeds(features, styles[one], original, strength[one]))
-            # The output buffer is reused by the next call: copy it out.
-            looks.append(np.array(self._body.get_output_tensor(0).data, dtype=np.uint8))
-        return np.concatenate(looks)
+        # must give the same pixels). At 1024x1024 the engine sends one look per batch anyway.
+        for styles in batches:
+            looks = []
+            for look in styles:
+                self._body.infer(self._body_feeds(features, look[None], original, strength))
+                # The output buffer is reused by the next call: copy it out.
+                looks.append(np.array(self._body.get_output_tensor(0).data, dtype=np.uint8))
+            yield np.concatenate(looks)

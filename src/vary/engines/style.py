@@ -190,10 +190,8 @@ class StyleEngine(Engine):
         padded = _pad_to_multiple(original)
         features = self.runtime.features(np.ascontiguousarray(padded.transpose(2, 0, 1)[None]))
         per_call = max(1, _BATCH_PIXELS // (padded.shape[0] * padded.shape[1]))
-        for first in range(0, len(mixes), per_call):
-            batch = mixes[first : first + per_call]
-            strengths = np.full((len(batch), 1, 1, 1), strength, np.float32)
-            pictures = self.runtime.pictures(features, batch, padded[None], strengths)
+        batches = [mixes[first : first + per_call] for first in range(0, len(mixes), per_call)]
+        for pictures in self.runtime.pictures(features, batches, padded[None], strength):
             for picture in pictures:
                 yield Image.fromarray(np.ascontiguousarray(picture[:height, :width]))
 
