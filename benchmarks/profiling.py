@@ -27,6 +27,7 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 from PIL import Image
+from pydantic import TypeAdapter
 
 from .workload import MODEL_PATH, SEED, Workload
 
@@ -220,18 +221,20 @@ def _dumps(body: Any) -> bytes:
 
 def _responder(text: str, n: int, size: int) -> Callable[[], bytes]:
     """Build and serialise the response body of ``n`` copies of ``text`` as the server does:
-    vary's pydantic response model, dumped for JSON, then ``json.dumps`` as Starlette's
-    JSONResponse renders it. Plain dicts stand in if the API package does not import."""
+    vary's pydantic response model, dumped to JSON bytes by pydantic. Plain dicts and
+    ``json.dumps`` stand in if the API package does not import."""
     try:
         from vary.api import protocol
     except ImportError:  # the API package mid-edit: time the JSON part alone
         body = {"created": 0, "data": [{"b64_json": text, "seed": SEED + i} for i in range(n)]}
         return lambda: _dumps(body)
 
+    adapter = TypeAdapter(protocol.ImagesResponse)
+
     def respond() -> bytes:
         items = [protocol.Image(b64_json=text, seed=SEED + i) for i in range(n)]
         answer = protocol.ImagesResponse(created=0, data=items, size=f"{size}x{size}")
-        return _dumps(answer.model_dump(mode="json", exclude_none=True))
+        return adapter.dump_json(answer, exclude_none=True)
 
     return respond
 

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import time
+from functools import partial
 from typing import Annotated, Any
 
+import anyio.to_thread
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
+from pydantic import TypeAdapter
 
 from ..engines._styles import STYLES
 from .errors import error_response
@@ -50,18 +53,27 @@ def _service(request: Request) -> ImageService:
     return service
 
 
+_IMAGES_JSON = TypeAdapter(ImagesResponse)
+
+
+async def _images_json(answer: ImagesResponse) -> Response:
+    """``answer`` as JSON, rendered in a worker thread: with ``b64_json`` it holds megabytes."""
+    render = partial(_IMAGES_JSON.dump_json, answer, exclude_none=True)
+    return Response(await anyio.to_thread.run_sync(render), media_type="application/json")
+
+
 @router.post("/v1/images/variations", summary="Create image variations", **_IMAGES)
 async def create_image_variation(
     request: Request, form: Annotated[CreateImageVariationRequest, _MULTIPART]
-) -> ImagesResponse:
-    return await _service(request).create_variation(form, request)
+) -> Response:
+    return await _images_json(await _service(request).create_variation(form, request))
 
 
 @router.post("/v1/images/edits", summary="Edit an image, within a mask", **_IMAGES)
 async def create_image_edit(
     request: Request, form: Annotated[CreateImageEditRequest, _MULTIPART]
-) -> ImagesResponse:
-    return await _service(request).create_edit(form, request)
+) -> Response:
+    return await _images_json(await _service(request).create_edit(form, request))
 
 
 @router.post(
