@@ -57,7 +57,6 @@ class StyleGraphs:
 
     head: onnx.ModelProto
     body: onnx.ModelProto
-    channels: int
 
 
 def build_graphs(
@@ -67,15 +66,12 @@ def build_graphs(
 
     ``norm`` picks how the graphs spell a normalisation: ``"instance"`` as ONNX's
     ``InstanceNormalization`` (one kernel in onnxruntime), ``"moments"`` as mean, centre,
-    variance and scale, which OpenVINO fuses into its own MVN kernel in the channels-last layout.
+    variance and scale, which OpenVINO fuses into its own MVN kernel.
     """
     if norm not in ("instance", "moments"):
         raise ValueError(f"norm must be 'instance' or 'moments', got {norm!r}")
     layers = _read_layers(model)
-    channels = int(layers[2].params["weight"].shape[0])
-    return StyleGraphs(
-        _emit_head(layers), _emit_body(layers, norm, finish=finish), channels=channels
-    )
+    return StyleGraphs(_emit_head(layers), _emit_body(layers, norm, finish=finish))
 
 
 # --- Reading the shipped graph ----------------------------------------------------------------
