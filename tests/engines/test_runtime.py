@@ -115,8 +115,21 @@ def test_both_runtimes_give_nearly_the_same_pixels():
 
 
 def test_openvino_keeps_compiled_graphs_in_the_cache_dir(tmp_path):
-    StyleEngine.from_pretrained(runtime="openvino", precision="fp32", cache_dir=tmp_path)
+    engine = StyleEngine.from_pretrained(runtime="openvino", precision="fp32", cache_dir=tmp_path)
+    assert not any(tmp_path.iterdir())  # graphs compile for the sizes they meet
+    engine.variations(Image.new("RGB", (64, 64)), n=1, seed=0)
     assert any(tmp_path.iterdir())
+
+
+def test_openvino_gives_the_same_pixels_after_a_size_is_compiled_again():
+    engine = StyleEngine.from_pretrained(runtime="openvino", precision="fp32")
+    picture = Image.fromarray(np.random.default_rng(3).integers(0, 256, (64, 96, 3), np.uint8))
+    first = engine.variations(picture, n=2, seed=5)
+    # Other sizes push this one out of the compiled sizes; it compiles again when it returns.
+    for size in [(64, 64), (72, 64), (80, 64)]:
+        engine.variations(picture.resize(size), n=1, seed=5)
+    again = engine.variations(picture, n=2, seed=5)
+    assert [a.image.tobytes() for a in first] == [b.image.tobytes() for b in again]
 
 
 @pytest.fixture(scope="module")
