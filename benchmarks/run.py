@@ -44,18 +44,18 @@ class Plan:
     #: Rounds per size and n: more where one round is short. Sizes run in this order.
     rounds: dict[int, dict[int, int]] = field(
         default_factory=lambda: {
-            1024: {1: 5, 4: 3, 10: 3},
+            1024: {1: 7, 4: 5, 10: 5},
             512: {1: 7, 4: 5, 10: 3},
             256: {1: 9, 4: 7, 10: 5},
         }
     )
     #: Seconds the interleaved timing may take in all (each size gets at least one round).
-    timing_budget: float = 420.0
+    timing_budget: float = 600.0
     concurrency_size: int = 512
     concurrency_n: int = 1
     concurrency_clients: int = 4
     concurrency_requests: int = 8
-    concurrency_rounds: int = 3
+    concurrency_rounds: int = 5
     memory_size: int = 1024
     memory_n: int = 10
     ready_starts: int = 3

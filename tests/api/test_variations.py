@@ -155,3 +155,23 @@ def test_each_variation_is_encoded_while_the_engine_makes_the_next(
     # In the order made, whichever finished encoding first.
     assert [item["seed"] for item in reply["body"]["data"]] == [7, 8, 9]
     assert engine.waited_for_encoding == [True, True]
+
+
+class _IntoTheNextSecondEngine(FakeEngine):
+    """Finishes its pictures just after a whole second has begun."""
+
+    finished = 0.0
+
+    def variations(
+        self, image: Image.Image, *, n: int, seed: int, controls: Controls = Controls()
+    ) -> list[Variation]:
+        time.sleep(1.01 - time.time() % 1)
+        self.finished = time.time()
+        return super().variations(image, n=n, seed=seed, controls=controls)
+
+
+def test_created_is_stamped_once_the_pictures_exist(settings, gradient):
+    engine = _IntoTheNextSecondEngine()
+    with TestClient(create_app(settings, engine=engine)) as client:
+        reply = post(client, png_bytes(gradient), size="64x64", response_format="b64_json")
+    assert reply["body"]["created"] >= int(engine.finished)

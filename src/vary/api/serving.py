@@ -168,9 +168,10 @@ class ImageService:
             compression=request.output_compression,
             base=self.settings.public_url or str(raw_request.base_url).rstrip("/"),
         )
+        data = await self._make_and_publish(make, publish, raw_request)
         return protocol.ImagesResponse(
-            created=int(time.time()),
-            data=await self._make_and_publish(make, publish, raw_request),
+            created=int(time.time()),  # once the pictures exist, as OpenAI stamps them
+            data=data,
             size=f"{size[0]}x{size[1]}",
             output_format=request.output_format,
         )
