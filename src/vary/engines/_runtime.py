@@ -156,7 +156,7 @@ class OnnxRuntime(_Runtime):
         self._head = _session(graphs.head, threads)
         self._body = _session(graphs.body, threads)
         # Several batches at once, one core each, beat one batch at a time on every core
-        # (about 1.25x on two cores: no waiting for the slower thread after each step).
+        # (1.15-1.25x on two cores: no waiting for the slower thread after each step).
         self._lanes = threads or os.cpu_count() or 1
         self._body_on_one_core = _session(graphs.body, 1) if self._lanes > 1 else self._body
 
