@@ -355,20 +355,21 @@ def _emit_strips(out: _Emitter, x: str) -> list[str]:
     height = out.node("Shape", [x], "strips/height", start=2, end=3)
     rows = out.node("Div", [height, two], "strips/rows")
     count = out.integer(_STRIPS, "strips/count")
-    ends = []
+    # bounds[k]: the middle row that strip k's first output row reads, 2 * (rows * k // K).
+    bounds = []
     for k in range(_STRIPS + 1):
         name = f"strips/{k}"
         times = out.node("Mul", [rows, out.integer(k, name + "/k")], name + "/times")
         first = out.node("Div", [times, count], name + "/first")
-        ends.append(out.node("Mul", [first, two], name + "/end"))
+        bounds.append(out.node("Mul", [first, two], name + "/bound"))
     axis, one = out.integer(2, "strips/axis"), out.integer(1, "strips/one")
     top_and_left = out.constant("strips/top_left", np.array([0, 0, 1, 1, 0, 0, 0, 0], np.int64))
     left = out.constant("strips/left", np.array([0, 0, 0, 1, 0, 0, 0, 0], np.int64))
     strips = []
     for k in range(_STRIPS):
         name = f"strips/{k}"
-        start = ends[0] if k == 0 else out.node("Sub", [ends[k], one], name + "/start")
-        strip = out.node("Slice", [x, start, ends[k + 1], axis], name + "/rows")
+        start = bounds[0] if k == 0 else out.node("Sub", [bounds[k], one], name + "/start")
+        strip = out.node("Slice", [x, start, bounds[k + 1], axis], name + "/rows")
         pads = top_and_left if k == 0 else left
         strips.append(out.node("Pad", [strip, pads], name + "/padded", mode="reflect"))
     return strips
