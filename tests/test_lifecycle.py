@@ -111,7 +111,8 @@ def _images_made(url: str) -> float:
 
 
 def test_a_client_that_leaves_while_queued_has_its_work_dropped(tmp_path):
-    with live_server(tmp_path) as server:
+    # One core, so one request at a time: the second one waits its turn.
+    with live_server(tmp_path, "--threads", "1") as server:
         slow, worker = _start_slow_request(server.url)
         # Queued behind the slow request, this client gives up after a second.
         try:

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import importlib
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import onnx
@@ -151,3 +154,39 @@ def test_onnxruntime_lanes_give_each_batch_in_order_and_unchanged(onnxruntimes, 
     )
     assert len(got) == len(want) == count
     assert all(np.array_equal(a, b) for a, b in zip(got, want, strict=True))
+
+
+def test_cores_go_all_to_a_run_alone_and_one_each_to_runs_that_meet():
+    cores = _runtime._Cores(2)
+    with cores.take() as alone:
+        assert alone == 2
+    with cores.take(share=True) as first, cores.take() as second:
+        assert (first, second) == (1, 1)
+    # Runs that were waiting while one had every core: each takes one, as the other waits too.
+    taken: list[int] = []
+    with cores.take() as everything:
+        assert everything == 2
+        waiting = [threading.Thread(target=_take_and_note, args=(cores, taken)) for _ in range(2)]
+        for thread in waiting:
+            thread.start()
+        time.sleep(0.2)
+    for thread in waiting:
+        thread.join(timeout=10)
+    assert taken == [1, 1]
+
+
+def _take_and_note(cores: _runtime._Cores, taken: list[int]) -> None:
+    with cores.take() as count:
+        taken.append(count)
+        time.sleep(0.1)
+
+
+def test_overlapping_calls_give_the_pixels_of_calls_alone():
+    engine = StyleEngine.from_pretrained(runtime="onnxruntime")
+    assert engine.max_concurrency == engine.runtime._cores.count
+    picture = Image.fromarray(np.random.default_rng(4).integers(0, 256, (96, 128, 3), np.uint8))
+    alone = [engine.variations(picture, n=3, seed=seed) for seed in (1, 50)]
+    with ThreadPoolExecutor(2) as pool:
+        together = list(pool.map(lambda seed: engine.variations(picture, n=3, seed=seed), (1, 50)))
+    for a, b in zip(alone, together, strict=True):
+        assert [v.image.tobytes() for v in a] == [v.image.tobytes() for v in b]

@@ -60,8 +60,9 @@ class Engine(abc.ABC):
     """
 
     model_id: ClassVar[str]
-    #: How many calls may run at once. Engines that use every core per call keep this at 1.
-    max_concurrency: ClassVar[int] = 1
+    #: How many calls may run at once (an engine may set it when it loads). Engines that use
+    #: every core per call keep this at 1.
+    max_concurrency: int = 1
 
     @classmethod
     @abc.abstractmethod

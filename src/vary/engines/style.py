@@ -80,6 +80,7 @@ class StyleEngine(Engine):
         if not 0.0 <= strength <= 1.0:
             raise ValueError(f"strength must be between 0 and 1, got {strength}")
         self.runtime = runtime
+        self.max_concurrency = runtime.max_concurrency
         self._reference = reference
         self.strength = strength
 
