@@ -299,8 +299,8 @@ def _server(results: dict[str, Any]) -> list[str]:
     if _ok(memory):
         lines.append(
             f"- memory: {memory['idle_rss_mib']:.0f} MiB resident when ready; peak "
-            f"{memory['peak_rss_mib']:.0f} MiB after n={memory['n']} at "
-            f"{memory['size']} ({memory['source']})"
+            f"{memory['peak_rss_mib']:.0f} MiB after {memory.get('requests', 1)} request(s) of "
+            f"n={memory['n']} at {memory['size']} ({memory['source']})"
         )
     return [*lines, ""]
 

@@ -58,6 +58,8 @@ class Plan:
     concurrency_rounds: int = 5
     memory_size: int = 1024
     memory_n: int = 10
+    #: Requests in a row before the peak is read: memory that grows after the first counts.
+    memory_requests: int = 3
     ready_starts: int = 3
     profile_size: int = 1024
     profile_n: int = 4
@@ -244,12 +246,14 @@ def _server_memory(plan: Plan) -> dict[str, Any]:
     work = load_workload(plan.memory_size)
     with http.running_server() as fresh:
         idle = http.memory_kib(fresh.process.pid)
-        http.post_variations_once(fresh.url, work, plan.memory_n)
+        for _ in range(plan.memory_requests):
+            http.post_variations_once(fresh.url, work, plan.memory_n)
         after = http.memory_kib(fresh.process.pid)
         ready = fresh.ready_seconds
     return {
         "size": plan.memory_size,
         "n": plan.memory_n,
+        "requests": plan.memory_requests,
         "ready_seconds": ready,
         "idle_rss_mib": idle.get("VmRSS", 0) / 1024,
         "peak_rss_mib": after.get("VmHWM", 0) / 1024,

@@ -254,6 +254,9 @@ def _session(model: onnx.ModelProto, threads: int | None) -> ort.InferenceSessio
     # their needs, not at the sum (at 1024x1024: 0.75 GB, not 1.0 GB, for the whole process).
     _share_one_arena()
     options.add_session_config_entry("session.use_env_allocators", "1")
+    # A memory pattern, planned after the first run, would be a block on top of what the
+    # arena already holds from that run: a third more memory from the second request on.
+    options.enable_mem_pattern = False
     return ort.InferenceSession(
         model.SerializeToString(), options, providers=["CPUExecutionProvider"]
     )
