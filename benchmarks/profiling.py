@@ -255,9 +255,8 @@ def pipeline_stages(work: Workload, n: int, repeats: int = 3) -> list[Stage]:
     original = np.asarray(fitted.convert("RGB"), dtype=np.float32) / 255.0
     padded = style._pad_to_multiple(original)
     image_in = np.ascontiguousarray(padded.transpose(2, 0, 1)[None])
-    per_call = max(1, style._BATCH_PIXELS // work.size**2)
     mixes = np.stack([style.style_mix(SEED + i) for i in range(n)])
-    batches = [mixes[first : first + per_call] for first in range(0, n, per_call)]
+    batches = style._batches(mixes, padded.shape[0], padded.shape[1])
     engine, _ = _engine()
     runtime = engine.runtime
 

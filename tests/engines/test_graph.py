@@ -12,12 +12,17 @@ import pytest
 from onnx import helper, numpy_helper
 from onnx.reference import ReferenceEvaluator
 
-from vary.engines._graph import MIN_HEIGHT, Norm, build_graphs, space_to_depth_kernel
+from vary.engines._graph import (
+    MIN_HEIGHT,
+    STYLE_INPUT,
+    Norm,
+    build_graphs,
+    space_to_depth_kernel,
+)
 from vary.engines._package import packaged_models
 from vary.engines.style import MODEL_FILE, style_mix
 
 SHIPPED = packaged_models() / MODEL_FILE
-STYLE = "style_weights"
 # Heights: the fewest rows, uneven strips, a larger picture.
 SIZES = [(MIN_HEIGHT, 72), (100, 96), (256, 200)]
 
@@ -116,8 +121,10 @@ def test_low_contrast_pictures_keep_their_precision(runner: str):
     mix = style_mix(3)
     for contrast in (0.005, 0.001):
         picture = 1 - contrast * rng.random((1, 3, 64, 64), dtype=np.float32)
-        (want,) = exact.run(None, {"image": picture.astype(np.float64), STYLE: mix.astype(float)})
-        got = body(head({"image": picture}) | {STYLE: mix[None]})["stylized"]
+        (want,) = exact.run(
+            None, {"image": picture.astype(np.float64), STYLE_INPUT: mix.astype(float)}
+        )
+        got = body(head({"image": picture}) | {STYLE_INPUT: mix[None]})["stylized"]
         assert np.abs(got - want).max() < 1e-4
 
 

@@ -190,11 +190,17 @@ class StyleEngine(Engine):
         height, width = original.shape[:2]
         padded = _pad_to_multiple(original)
         features = self.runtime.features(np.ascontiguousarray(padded.transpose(2, 0, 1)[None]))
-        per_call = max(1, _BATCH_PIXELS // (padded.shape[0] * padded.shape[1]))
-        batches = [mixes[first : first + per_call] for first in range(0, len(mixes), per_call)]
+        batches = _batches(mixes, padded.shape[0], padded.shape[1])
         for pictures in self.runtime.pictures(features, batches, padded[None], strength):
             for picture in pictures:
                 yield Image.fromarray(np.ascontiguousarray(picture[:height, :width]))
+
+
+def _batches(mixes: np.ndarray, height: int, width: int) -> list[np.ndarray]:
+    """``mixes`` in runs of as many looks as ``_BATCH_PIXELS`` allows at ``height`` x
+    ``width``, at least one each."""
+    per_call = max(1, _BATCH_PIXELS // (height * width))
+    return [mixes[first : first + per_call] for first in range(0, len(mixes), per_call)]
 
 
 def _asked_weights(controls: Controls) -> tuple[dict[int, float] | None, str]:
