@@ -196,6 +196,7 @@ class OnnxRuntime(_Runtime):
         self.max_concurrency = self._cores.count
         # Each graph on every core and on one core: the same pixels either way (tested).
         self._head = _sessions(graphs.head, self._cores.count)
+        self._head_outputs = [output.name for output in graphs.head.graph.output]
         self._body = _sessions(graphs.body, self._cores.count)
 
     def _run(
@@ -211,8 +212,7 @@ class OnnxRuntime(_Runtime):
 
     def features(self, image: np.ndarray) -> dict[str, Any]:
         outputs = self._run(self._head, {"image": image})
-        names = [out.name for out in self._head[False].get_outputs()]
-        return dict(zip(names, outputs, strict=True))
+        return dict(zip(self._head_outputs, outputs, strict=True))
 
     def pictures(
         self,
