@@ -261,7 +261,7 @@ def pipeline_stages(work: Workload, n: int, repeats: int = 3) -> list[Stage]:
     runtime = engine.runtime
 
     def body() -> list[np.ndarray]:
-        return list(runtime.pictures(features, batches, padded[None], style.DEFAULT_STRENGTH))
+        return list(runtime.pictures(features, batches, style.DEFAULT_STRENGTH))
 
     features = runtime.features(image_in)
     image = Image.fromarray(body()[0][0])  # also the warm-up

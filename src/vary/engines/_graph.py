@@ -11,18 +11,21 @@ and writes the same network as two graphs:
   does not depend on the style, so a request runs it once for all n variations. The output
   leaves the head reflect-padded for the next convolution and cut into ``strip_0`` ...
   ``strip_31``, horizontal strips of rows (a reflect pad commutes with the per-pixel scale,
-  shift and Relu that come between).
+  shift and Relu that come between). The head also hands over ``original``, the picture as
+  phases (see below), for the finish.
 - ``body`` maps the strips, the moments and ``style_weights`` [n, 26] to n looks. The first
   norm is folded into each look's scale and shift, ``style_weights @ table`` with the moments,
   and the stride-2 convolution after it runs strip by strip, so that the full-size stage is
-  never in memory whole. Each later norm is one normalisation (``InstanceNormalization`` or the
-  mean/variance chain the runtime fuses) and one scale-and-shift per batch item. The last 9x9
-  convolution has four input and three output channels, which SIMD lanes of eight fill badly:
-  it runs on the space-to-depth picture instead (a 5x5 convolution with 16 inputs and 12
-  outputs, the same sums). With ``finish`` the body also mixes each look with ``original`` by
-  ``strength`` and rounds to ``pictures`` uint8 [n, h, w, 3], ready to encode; without it, it
-  ends in ``stylized`` [n, 3, h, w] as the shipped model does (the equivalence tests compare
-  that).
+  never in memory whole. Each later norm is one ``InstanceNormalization`` that applies each
+  look's own scale and shift (or the mean/variance chain OpenVINO fuses, then the scale and
+  shift). The decoder, whose convolutions write 8, 4 and 3 channels (SIMD lanes of eight fill
+  them badly), runs at half size on "phases", four pixels of a picture twice the size held as
+  four channels (see ``_emit_tail``): each upsampling and its convolution are one
+  convolution, and no full-size tensor is upsampled, padded or unfolded before the last
+  step. With ``finish`` the body also mixes each look with the head's ``original`` (the
+  picture as phases) by ``strength`` and rounds to ``pictures`` uint8 [n, h, w, 3], ready to
+  encode; without it, it ends in ``stylized`` [n, 3, h, w] as the shipped model does (the
+  equivalence tests compare that).
 
 Any graph that is not the chain of Pad/Conv/norm/Relu/residual Add/Resize/Sigmoid the shipped
 model is raises ``ValueError``, so a changed model file fails at start-up, not in the pictures.
@@ -38,13 +41,18 @@ import onnx
 from onnx import helper, numpy_helper
 from onnx.reference import ReferenceEvaluator
 
-__all__ = ["MIN_HEIGHT", "Norm", "StyleGraphs", "build_graphs", "space_to_depth_kernel"]
+__all__ = [
+    "MIN_HEIGHT",
+    "Norm",
+    "StyleGraphs",
+    "build_graphs",
+    "space_to_depth_kernel",
+    "upsampling_kernel",
+]
 
 Norm = Literal["instance", "moments"]
 STYLE_INPUT = "style_weights"
 _OPSET = 18
-# Convolutions with fewer input channels than this run on the space-to-depth picture.
-_NARROW = 8
 # The first stride-2 stage runs in this many strips (see _emit_strips): at 1024x1024, 4 MB each.
 _STRIPS = 32
 #: The fewest rows a picture may have: two per strip.
@@ -182,10 +190,15 @@ def _read_node(graph: _Graph, node: Any, inputs: tuple[int, ...]) -> tuple[_Laye
     if op in ("Relu", "Sigmoid") or (op == "Add" and len(inputs) == 2):
         return _Layer(op, inputs), node.output[0], []
     if op == "Resize" and len(inputs) == 1:
-        scales = graph.constant(node.input[2])
-        if attrs.get("mode") != b"nearest" or scales.tolist() != [1, 1, 2, 2]:
+        # Pixel r of the output is pixel r // 2 of the input (what upsampling_kernel assumes).
+        floor_half = (
+            attrs.get("mode") == b"nearest"
+            and attrs.get("coordinate_transformation_mode") == b"asymmetric"
+            and attrs.get("nearest_mode") == b"floor"
+        )
+        if not floor_half or graph.constant(node.input[2]).tolist() != [1, 1, 2, 2]:
             raise ValueError(f"unexpected resize {node.name}")
-        return _Layer(op, inputs, {"attrs": attrs}), node.output[0], []
+        return _Layer(op, inputs), node.output[0], []
     raise ValueError(f"unexpected {op} node {node.name} on the main path")
 
 
@@ -259,12 +272,9 @@ class _Emitter:
             "Conv", [x, self.constant(name + "/w", weight)], name, strides=strides or [1, 1]
         )
 
-    def normalise(self, x: str, norm: Norm, epsilon: float, channels: int, name: str) -> str:
-        """``(x - mean) / sqrt(var + epsilon)`` over each channel's pixels, NCHW."""
-        if norm == "instance":
-            ones = self.constant(name + "/ones", np.ones(channels, np.float32))
-            zeros = self.constant(name + "/zeros", np.zeros(channels, np.float32))
-            return self.node("InstanceNormalization", [x, ones, zeros], name, epsilon=epsilon)
+    def normalise(self, x: str, epsilon: float, name: str) -> str:
+        """``(x - mean) / sqrt(var + epsilon)`` over each channel's pixels, NCHW, spelled out
+        for runtimes that fuse the chain (OpenVINO's MVN)."""
         axes = self.constant(name + "/axes", np.array([2, 3], np.int64))
         mean = self.node("ReduceMean", [x, axes], name + "/mean")
         centred = self.node("Sub", [x, mean], name + "/centred")
@@ -276,12 +286,31 @@ class _Emitter:
         )
         return self.node("Div", [centred, spread], name)
 
-    def style_affine(self, x: str, layer: _Layer, name: str, shape: list[int]) -> str:
-        """``x * (style_weights @ gamma) + style_weights @ beta``, one row per batch item,
-        reshaped to ``shape`` to broadcast over ``x``."""
+    def style_norm(self, x: str, layer: _Layer, norm: Norm, name: str) -> str:
+        """``layer``'s conditional instance norm of ``x`` [n, C, h, w]: normalised, then
+        scaled by ``style_weights @ gamma`` and shifted by ``style_weights @ beta``, one row
+        of each per batch item."""
         scale, shift = self.style_params(layer, name)
+        epsilon, channels = layer.params["epsilon"], layer.params["gamma"].shape[1]
+        if norm == "instance":
+            # The batch's looks side by side as channels of one picture: then each look's
+            # scale and shift are InstanceNormalization's own, applied in its single pass.
+            flat = self.constant(name + "/flat", np.array([-1], np.int64))
+            merged = self.reshape(x, [1, -1, 0, 0], name + "/merged")
+            normed = self.node(
+                "InstanceNormalization",
+                [
+                    merged,
+                    self.node("Reshape", [scale, flat], name + "/scale"),
+                    self.node("Reshape", [shift, flat], name + "/shift"),
+                ],
+                name + "/normed",
+                epsilon=epsilon,
+            )
+            return self.reshape(normed, [-1, channels, 0, 0], name)
+        shape = [-1, channels, 1, 1]
         return self.affine(
-            x,
+            self.normalise(x, epsilon, name + "/normalised"),
             self.reshape(scale, shape, name + "/scale"),
             self.reshape(shift, shape, name + "/shift"),
             name,
@@ -337,7 +366,7 @@ def _emit_head(layers: list[_Layer]) -> onnx.ModelProto:
     spread = out.node("Sub", [square, out.node("Mul", [mean, mean], "mean_squared")], "spread")
     zero = out.constant("zero", np.array(0.0, np.float32))
     variance = out.node("Max", [spread, zero], "variance")  # rounding can dip below 0
-    tensors = [*_emit_strips(out, x), mean, variance]
+    tensors = [*_emit_strips(out, x), mean, variance, _emit_phases_of_image(out)]
     outputs = dict(zip(tensors, _head_outputs(channels), strict=True))
     return out.model([_info("image", [1, 3, "h", "w"])], outputs)
 
@@ -375,29 +404,67 @@ def _emit_strips(out: _Emitter, x: str) -> list[str]:
     return strips
 
 
+def _emit_phases_of_image(out: _Emitter) -> str:
+    """``image`` [1, 3, 2h, 2w] as phases [1, 12, h, w] (see :func:`_emit_tail`), for the
+    finish to mix each look with."""
+    half = out.node(
+        "Div",
+        [out.node("Shape", ["image"], "original/size", start=2), out.integer(2, "original/two")],
+        "original/half",
+    )
+    rows = out.node(
+        "Slice", [half, out.integer(0, "original/0"), out.integer(1, "original/1")], "original/rows"
+    )
+    columns = out.node(
+        "Slice",
+        [half, out.integer(1, "original/1b"), out.integer(2, "original/2")],
+        "original/columns",
+    )
+    two = out.integer(2, "original/phase")
+    split = out.node(
+        "Concat",
+        [out.constant("original/colours", np.array([1, 3], np.int64)), rows, two, columns, two],
+        "original/split_shape",
+        axis=0,
+    )
+    six = out.node("Reshape", ["image", split], "original/split")
+    phases = out.node("Transpose", [six], "original/phases", perm=[0, 1, 3, 5, 2, 4])
+    shape = out.node(
+        "Concat",
+        [out.constant("original/channels", np.array([1, 12], np.int64)), half],
+        "original/shape",
+        axis=0,
+    )
+    return out.node("Reshape", [phases, shape], "original")
+
+
 def _head_outputs(channels: int) -> list[onnx.ValueInfoProto]:
     """What the head hands the body: the first convolution's output, padded and in strips,
-    and its moments."""
+    its moments, and the picture as phases."""
     strips = [_info(f"strip_{k}", [1, channels, f"rows_{k}", "wp"]) for k in range(_STRIPS)]
-    return [*strips, _info("mean", [1, channels]), _info("variance", [1, channels])]
+    moments = [_info("mean", [1, channels]), _info("variance", [1, channels])]
+    return [*strips, *moments, _info("original", [1, 12, "h2", "w2"])]
 
 
 def _emit_body(layers: list[_Layer], norm: Norm, *, finish: bool) -> onnx.ModelProto:
     channels = layers[2].params["weight"].shape[0]
     out = _Emitter("body")
     out.names[6] = _emit_first_stage(out, layers, channels)
-    for number in range(7, len(layers)):
+    tail = len(layers) - len(_TAIL)
+    for number in range(7, tail):
         layer = layers[number]
         x_in = [out.names[i] for i in layer.inputs]
         name = f"{number}/{layer.op}"
         out.names[number] = _emit_layer(out, layer, x_in, norm, name)
-    stylized = out.names[len(layers) - 1]
+    phases = _emit_tail(out, layers, tail, norm)
     styles = _info(STYLE_INPUT, ["n", len(layers[3].params["gamma"])])
     inputs = [*_head_outputs(channels), styles]
     if not finish:
+        inputs = [info for info in inputs if info.name != "original"]
+        stylized = out.node("DepthToSpace", [phases], "stylized", blocksize=2, mode="CRD")
         return out.model(inputs, {stylized: _info("stylized", ["n", 3, "h", "w"])})
-    pictures = _emit_finish(out, stylized)
-    inputs += [_info("original", [1, "h", "w", 3]), _info("strength", ["n", 1, 1, 1])]
+    pictures = _emit_finish(out, phases)
+    inputs.append(_info("strength", ["n", 1, 1, 1]))
     info = helper.make_tensor_value_info("pictures", onnx.TensorProto.UINT8, ["n", "h", "w", 3])
     return out.model(inputs, {pictures: info})
 
@@ -440,54 +507,180 @@ def _emit_layer(out: _Emitter, layer: _Layer, x: list[str], norm: Norm, name: st
     if layer.op == "Pad":
         return out.pad(x[0], layer, name)
     if layer.op == "Conv":
-        weight = p["weight"]
-        if weight.shape[1] < _NARROW and p["strides"] == [1, 1] and weight.shape[2] > 1:
-            return _emit_space_to_depth_conv(out, x[0], weight, name)
-        return out.conv(x[0], weight, name, p["strides"])
+        return out.conv(x[0], p["weight"], name, p["strides"])
     if layer.op == "Norm":
-        channels = p["gamma"].shape[1]
-        x_norm = out.normalise(x[0], norm, p["epsilon"], channels, name + "/normalised")
-        return out.style_affine(x_norm, layer, name, [-1, channels, 1, 1])
-    if layer.op == "Resize":
-        scales = out.constant(name + "/scales", np.array([1, 1, 2, 2], np.float32))
-        return out.node("Resize", [x[0], "", scales], name, **p["attrs"])
+        return out.style_norm(x[0], layer, norm, name)
     return out.node(layer.op, x, name)
 
 
-def _emit_space_to_depth_conv(out: _Emitter, x: str, weight: np.ndarray, name: str) -> str:
-    """A stride-1 convolution of an even-sized picture, run at half the size on 4x the channels."""
-    folded = out.node("SpaceToDepth", [x], name + "/s2d", blocksize=2)
-    y = out.conv(folded, space_to_depth_kernel(weight), name + "/conv")
-    return out.node("DepthToSpace", [y], name, blocksize=2, mode="DCR")
+# The decoder: two upsampling stages (nearest 2x, pad, 3x3 convolution, norm, Relu), then pad,
+# 9x9 convolution, norm, Sigmoid. Its convolutions write 8, 4 and 3 channels, too few for SIMD
+# lanes of eight, the last two at full size.
+_UPSAMPLING = ("Resize", "Pad", "Conv", "Norm", "Relu")
+_TAIL = (*_UPSAMPLING, *_UPSAMPLING, "Pad", "Conv", "Norm", "Sigmoid")
+
+
+def _emit_tail(out: _Emitter, layers: list[_Layer], start: int, norm: Norm) -> str:
+    """The decoder, computed on "phases": a picture [n, C, 2h, 2w] held as [n, 4C, h, w],
+    channel ``c * 4 + py * 2 + px`` being pixel (2y + py, 2x + px) of channel c (ONNX's CRD
+    order).
+
+    Each upsampling and its convolution become one convolution from the smaller picture to
+    phases (:func:`upsampling_kernel`), with four times the output channels; the norms see
+    each channel's four phases as one plane. The first stage's phases are unfolded (in 8
+    channels at half size); the second stage's stay phases through the 9x9 convolution, which
+    reads and writes phases (:func:`space_to_depth_kernel`), and the finish unfolds them once,
+    in 8 bits. No full-size tensor is upsampled, padded, folded or unfolded.
+    """
+    tail = layers[start:]
+    if tuple(layer.op for layer in tail) != _TAIL:
+        raise ValueError("unexpected decoder at the end of the network")
+    wide_pad, wide, last_norm = tail[10:13]
+    if wide.params["weight"].shape[2] != 2 * wide_pad.params["pads"][2] + 1 or (
+        wide_pad.params["pads"][2] % 2 or wide.params["strides"] != [1, 1]
+    ):
+        raise ValueError("unexpected last convolution")
+    first = _emit_upsampling(out, out.names[tail[0].inputs[0]], tail[:5], norm, "tail/up_1")
+    x = out.node("DepthToSpace", [first], "tail/up_1/pixels", blocksize=2, mode="CRD")
+    x = _emit_upsampling(out, x, tail[5:10], norm, "tail/up_2")
+    x = _pad_phases(out, x, int(wide_pad.params["pads"][2]) // 2, "tail/padded")
+    x = out.conv(x, space_to_depth_kernel(wide.params["weight"]), "tail/wide")
+    return out.node("Sigmoid", [_phase_norm(out, x, last_norm, norm, "tail/norm")], "tail/look")
+
+
+def _emit_upsampling(out: _Emitter, x: str, stage: list[_Layer], norm: Norm, name: str) -> str:
+    """One upsampling stage from ``x`` [n, C, h, w] to the phases of its output."""
+    _, pad, conv, stage_norm, _ = stage
+    if pad.params["pads"].tolist() != [0, 0, 1, 1, 0, 0, 1, 1] or (
+        conv.params["weight"].shape[2:] != (3, 3) or conv.params["strides"] != [1, 1]
+    ):
+        raise ValueError("unexpected upsampling stage")
+    edge = out.constant(name + "/edge", np.array([0, 0, 1, 1, 0, 0, 1, 1], np.int64))
+    x = out.node("Pad", [x, edge], name + "/edge_padded", mode="edge")
+    x = out.conv(x, upsampling_kernel(conv.params["weight"]), name + "/conv")
+    return out.node("Relu", [_phase_norm(out, x, stage_norm, norm, name + "/norm")], name)
+
+
+def _phase_norm(out: _Emitter, x: str, layer: _Layer, norm: Norm, name: str) -> str:
+    """``layer``'s norm of phases: a channel's four phase planes lie one after another, so
+    seen as [n, C, 4h, w] each channel's pixels are one plane again."""
+    channels = layer.params["gamma"].shape[1]
+    planes = out.reshape(x, [0, channels, -1, 0], name + "/planes")
+    normed = out.style_norm(planes, layer, norm, name)
+    return out.reshape(normed, [0, 4 * channels, -1, 0], name + "/phases")
+
+
+def _pad_phases(out: _Emitter, x: str, folded: int, name: str) -> str:
+    """Phases padded as their full-size picture is padded by ``2 * folded`` reflected rows and
+    columns on each side.
+
+    Full-size row -k is row k. Held as phases, the rows above folded row 0 are folded rows
+    ``folded`` down to 1 in phase 0 and ``folded - 1`` down to 0 in phase 1; below the last
+    folded row h - 1, rows h - 1 down to h - ``folded`` in phase 0 and h - 2 down to
+    h - 1 - ``folded`` in phase 1. The same holds for columns.
+    """
+    six = out.node(
+        "Reshape", [x, _shape_with_size(out, x, [0, -1, 2, 2], name + "/split")], name + "/split"
+    )
+    # (phase, first folded row, end, counted from the start (True) or the end)
+    edges = {
+        "before": ((0, folded, 0), (1, folded - 1, _BEFORE_FIRST)),
+        "after": ((0, -1, -1 - folded), (1, -2, -2 - folded)),
+    }
+    for phase_axis, axis in ((2, 4), (3, 5)):
+        bands = {}
+        for side, cuts in edges.items():
+            pieces = [
+                out.node(
+                    "Slice",
+                    [
+                        six,
+                        out.constant(
+                            f"{name}/{axis}/{side}/{phase}/starts",
+                            np.array([phase, first], np.int64),
+                        ),
+                        out.constant(
+                            f"{name}/{axis}/{side}/{phase}/ends",
+                            np.array([phase + 1, end], np.int64),
+                        ),
+                        out.constant(
+                            f"{name}/{axis}/{side}/{phase}/axes",
+                            np.array([phase_axis, axis], np.int64),
+                        ),
+                        out.constant(
+                            f"{name}/{axis}/{side}/{phase}/steps", np.array([1, -1], np.int64)
+                        ),
+                    ],
+                    f"{name}/{axis}/{side}/{phase}",
+                )
+                for phase, first, end in cuts
+            ]
+            bands[side] = out.node("Concat", pieces, f"{name}/{axis}/{side}", axis=phase_axis)
+        six = out.node(
+            "Concat", [bands["before"], six, bands["after"]], f"{name}/{axis}", axis=axis
+        )
+    return out.node("Reshape", [six, _shape_with_size(out, six, [0, -1], name)], name)
+
+
+def _shape_with_size(out: _Emitter, x: str, leading: list[int], name: str) -> str:
+    """A Reshape target: ``leading``, then the last two sides of ``x``."""
+    size = out.node("Shape", [x], name + "/size", start=-2)
+    lead = out.constant(name + "/leading", np.array(leading, np.int64))
+    return out.node("Concat", [lead, size], name + "/shape", axis=0)
+
+
+# A Slice end that runs backwards past the first element.
+_BEFORE_FIRST = np.iinfo(np.int64).min
+
+
+def upsampling_kernel(weight: np.ndarray) -> np.ndarray:
+    """The kernel that maps a picture, edge-padded by one pixel, to the phases (CRD) of
+    ``weight`` [O, C, 3, 3] applied to the picture upsampled 2x (nearest) and reflect-padded
+    by one pixel: [4 O, C, 3, 3], applied without padding.
+
+    Upsampled and reflect-padded, row r (-1 to 2h) is row ``min(max(r // 2, 0), h - 1)`` of
+    the picture, row ``r // 2 + 1`` of it edge-padded. Output phase py's tap dy reads row
+    2y + py + dy - 1: edge-padded row y + 1 + (py + dy - 1) // 2, tap ``1 + (py + dy - 1) // 2``
+    of a 3x3 window from row y. Taps that land together add up.
+    """
+    outputs, inputs, k, _ = weight.shape
+    if k != 3:
+        raise ValueError("upsampling_kernel takes 3x3 kernels")
+    folded = np.zeros((outputs, 2, 2, inputs, 3, 3), np.float32)
+    for py in range(2):
+        for px in range(2):
+            for dy in range(3):
+                for dx in range(3):
+                    a, b = 1 + (py + dy - 1) // 2, 1 + (px + dx - 1) // 2
+                    folded[:, py, px, :, a, b] += weight[:, :, dy, dx]
+    return folded.reshape(4 * outputs, inputs, 3, 3)
 
 
 def space_to_depth_kernel(weight: np.ndarray) -> np.ndarray:
-    """The kernel that applies ``weight`` [O, C, k, k] (stride 1) to a space-to-depth input.
+    """The kernel that applies ``weight`` [O, C, k, k] (stride 1) to phases and writes
+    phases (both in CRD order): [4 O, 4 C, k // 2 + 1, k // 2 + 1].
 
     Output phase (py, px) at folded cell (Y, X) is the full-size pixel (2Y + py, 2X + px); its
     tap (dy, dx) reads the full-size pixel (2Y + py + dy, ...), which sits in folded cell
-    Y + (py + dy) // 2 at phase (py + dy) % 2. Channel orders follow ONNX's SpaceToDepth and
-    DepthToSpace (DCR): phase-major, ``(py * 2 + px) * channels + channel``.
+    Y + (py + dy) // 2 at phase (py + dy) % 2.
     """
     outputs, inputs, k, _ = weight.shape
     size = k // 2 + 1  # the last tap, py + dy = k, lands in folded cell k // 2
-    folded = np.zeros((4 * outputs, 4 * inputs, size, size), np.float32)
+    folded = np.zeros((outputs, 2, 2, inputs, 2, 2, size, size), np.float32)
     for py in range(2):
         for px in range(2):
-            rows = slice((py * 2 + px) * outputs, (py * 2 + px + 1) * outputs)
             for dy in range(k):
                 qy, a = (py + dy) % 2, (py + dy) // 2
                 for dx in range(k):
                     qx, b = (px + dx) % 2, (px + dx) // 2
-                    cols = slice((qy * 2 + qx) * inputs, (qy * 2 + qx + 1) * inputs)
-                    folded[rows, cols, a, b] = weight[:, :, dy, dx]
-    return folded
+                    folded[:, py, px, :, qy, qx, a, b] = weight[:, :, dy, dx]
+    return folded.reshape(4 * outputs, 4 * inputs, size, size)
 
 
-def _emit_finish(out: _Emitter, stylized: str) -> str:
-    """``original + strength * (look - original)``, to 8 bits with rounding, channels last."""
-    look = out.node("Transpose", [stylized], "finish/channels_last", perm=[0, 2, 3, 1])
-    delta = out.node("Sub", [look, "original"], "finish/delta")
+def _emit_finish(out: _Emitter, phases: str) -> str:
+    """``original + strength * (look - original)``, to 8 bits with rounding, as pixels
+    [n, h, w, 3]: the phases are unfolded once, in 8 bits."""
+    delta = out.node("Sub", [phases, "original"], "finish/delta")
     mixed = out.node(
         "Add", [out.node("Mul", [delta, "strength"], "finish/scaled"), "original"], "finish/mixed"
     )
@@ -508,7 +701,31 @@ def _emit_finish(out: _Emitter, stylized: str) -> str:
     clipped = out.node(
         "Floor", [out.node("Clip", [scaled, low, high], "finish/clip")], "finish/floor"
     )
-    return out.node("Cast", [clipped], "finish/uint8", to=onnx.TensorProto.UINT8)
+    levels = out.node("Cast", [clipped], "finish/uint8", to=onnx.TensorProto.UINT8)
+    # [n, 3 * 4, h, w] -> [n, 3, py, px, h, w] -> [n, h, py, w, px, 3] -> [n, 2h, 2w, 3]
+    half = out.node("Shape", [levels], "finish/half_size", start=2)
+    six = out.node(
+        "Reshape",
+        [
+            levels,
+            out.node(
+                "Concat",
+                [out.constant("finish/colours_phases", np.array([-1, 3, 2, 2], np.int64)), half],
+                "finish/split_shape",
+                axis=0,
+            ),
+        ],
+        "finish/split",
+    )
+    pixels = out.node("Transpose", [six], "finish/pixels", perm=[0, 4, 2, 5, 3, 1])
+    size = out.node("Mul", [half, out.integer(2, "finish/two")], "finish/size")
+    shape = out.node(
+        "Concat",
+        [out.integer(-1, "finish/looks"), size, out.integer(3, "finish/colours")],
+        "finish/shape",
+        axis=0,
+    )
+    return out.node("Reshape", [pixels, shape], "finish/channels_last")
 
 
 def _info(name: str, shape: list[int | str]) -> onnx.ValueInfoProto:

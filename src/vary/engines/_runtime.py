@@ -55,15 +55,11 @@ class StyleRuntime(Protocol):
         ...
 
     def pictures(
-        self,
-        features: dict[str, Any],
-        batches: Sequence[np.ndarray],
-        original: np.ndarray,
-        strength: float,
+        self, features: dict[str, Any], batches: Sequence[np.ndarray], strength: float
     ) -> Iterator[np.ndarray]:
         """For each batch of style weights [n, 26], its looks [n, h, w, 3] uint8, each mixed
-        with ``original`` [1, h, w, 3] (floats in 0-1) by ``strength``; yielded in order, each
-        as soon as it is made."""
+        by ``strength`` with the picture the head saw; yielded in order, each as soon as it
+        is made."""
         ...
 
 
@@ -140,11 +136,10 @@ class _Runtime:
 
     @staticmethod
     def _body_feeds(
-        features: dict[str, Any], styles: np.ndarray, original: np.ndarray, strength: float
+        features: dict[str, Any], styles: np.ndarray, strength: float
     ) -> dict[str, Any]:
         return features | {
             "style_weights": np.ascontiguousarray(styles, np.float32),
-            "original": np.ascontiguousarray(original, np.float32),
             "strength": np.full((len(styles), 1, 1, 1), strength, np.float32),
         }
 
@@ -215,14 +210,10 @@ class OnnxRuntime(_Runtime):
         return dict(zip(self._head_outputs, outputs, strict=True))
 
     def pictures(
-        self,
-        features: dict[str, Any],
-        batches: Sequence[np.ndarray],
-        original: np.ndarray,
-        strength: float,
+        self, features: dict[str, Any], batches: Sequence[np.ndarray], strength: float
     ) -> Iterator[np.ndarray]:
         def run(styles: np.ndarray, *, share: bool = False) -> np.ndarray:
-            feeds = self._body_feeds(features, styles, original, strength)
+            feeds = self._body_feeds(features, styles, strength)
             pictures: np.ndarray = self._run(self._body, feeds, share=share)[0]
             return pictures
 
@@ -338,20 +329,17 @@ class OpenVinoRuntime(_Runtime):
         return {name: head.get_output_tensor(i) for i, name in enumerate(self._head_outputs)}
 
     def pictures(
-        self,
-        features: dict[str, Any],
-        batches: Sequence[np.ndarray],
-        original: np.ndarray,
-        strength: float,
+        self, features: dict[str, Any], batches: Sequence[np.ndarray], strength: float
     ) -> Iterator[np.ndarray]:
-        compiled = self._for_size(original.shape[1:3])
+        # The picture as phases: [1, 12, h / 2, w / 2].
+        compiled = self._for_size(tuple(2 * side for side in features["original"].shape[2:]))
         # One look per call: OpenVINO's kernels block a batch differently from a single
         # picture, which would make a look's last bits depend on its batch (seed + i alone
         # must give the same pixels). At 1024x1024 the engine sends one look per batch anyway.
         for styles in batches:
             looks = []
             for look in styles:
-                feeds = self._body_feeds(features, look[None], original, strength)
+                feeds = self._body_feeds(features, look[None], strength)
                 if "body" not in compiled:
                     shapes = {name: list(value.shape) for name, value in feeds.items()}
                     compiled["body"] = self._compile(self._body_graph, shapes)

@@ -191,7 +191,7 @@ class StyleEngine(Engine):
         padded = _pad_to_multiple(original)
         features = self.runtime.features(np.ascontiguousarray(padded.transpose(2, 0, 1)[None]))
         batches = _batches(mixes, padded.shape[0], padded.shape[1])
-        for pictures in self.runtime.pictures(features, batches, padded[None], strength):
+        for pictures in self.runtime.pictures(features, batches, strength):
             for picture in pictures:
                 yield Image.fromarray(np.ascontiguousarray(picture[:height, :width]))
 
