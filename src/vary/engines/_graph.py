@@ -702,30 +702,9 @@ def _emit_finish(out: _Emitter, phases: str) -> str:
         "Floor", [out.node("Clip", [scaled, low, high], "finish/clip")], "finish/floor"
     )
     levels = out.node("Cast", [clipped], "finish/uint8", to=onnx.TensorProto.UINT8)
-    # [n, 3 * 4, h, w] -> [n, 3, py, px, h, w] -> [n, h, py, w, px, 3] -> [n, 2h, 2w, 3]
-    half = out.node("Shape", [levels], "finish/half_size", start=2)
-    six = out.node(
-        "Reshape",
-        [
-            levels,
-            out.node(
-                "Concat",
-                [out.constant("finish/colours_phases", np.array([-1, 3, 2, 2], np.int64)), half],
-                "finish/split_shape",
-                axis=0,
-            ),
-        ],
-        "finish/split",
-    )
-    pixels = out.node("Transpose", [six], "finish/pixels", perm=[0, 4, 2, 5, 3, 1])
-    size = out.node("Mul", [half, out.integer(2, "finish/two")], "finish/size")
-    shape = out.node(
-        "Concat",
-        [out.integer(-1, "finish/looks"), size, out.integer(3, "finish/colours")],
-        "finish/shape",
-        axis=0,
-    )
-    return out.node("Reshape", [pixels, shape], "finish/channels_last")
+    # Unfolding and going channels-last in two steps is twice as fast as one 6-d Transpose.
+    pixels = out.node("DepthToSpace", [levels], "finish/pixels", blocksize=2, mode="CRD")
+    return out.node("Transpose", [pixels], "finish/channels_last", perm=[0, 2, 3, 1])
 
 
 def _info(name: str, shape: list[int | str]) -> onnx.ValueInfoProto:
