@@ -391,51 +391,33 @@ def _emit_strips(out: _Emitter, x: str) -> list[str]:
         times = out.node("Mul", [rows, out.integer(k, name + "/k")], name + "/times")
         first = out.node("Div", [times, count], name + "/first")
         bounds.append(out.node("Mul", [first, two], name + "/bound"))
-    axis, one = out.integer(2, "strips/axis"), out.integer(1, "strips/one")
-    top_and_left = out.constant("strips/top_left", np.array([0, 0, 1, 1, 0, 0, 0, 0], np.int64))
-    left = out.constant("strips/left", np.array([0, 0, 0, 1, 0, 0, 0, 0], np.int64))
+    # One Pad per strip both cuts its rows (negative pads) and reflects its edges: pads are
+    # [0, 0, top, 1, 0, 0, bottom, 0], the strip's first row less one (the reflected row -1
+    # for the first strip) and what lies below its last row, negated.
+    before = out.constant("strips/before", np.array([0, 0], np.int64))
+    left_and_after = out.constant("strips/left_and_after", np.array([1, 0, 0], np.int64))
+    right = out.integer(0, "strips/right")
+    one = out.integer(1, "strips/one")
     strips = []
     for k in range(_STRIPS):
         name = f"strips/{k}"
-        start = bounds[0] if k == 0 else out.node("Sub", [bounds[k], one], name + "/start")
-        strip = out.node("Slice", [x, start, bounds[k + 1], axis], name + "/rows")
-        pads = top_and_left if k == 0 else left
-        strips.append(out.node("Pad", [strip, pads], name + "/padded", mode="reflect"))
+        top = one if k == 0 else out.node("Sub", [one, bounds[k]], name + "/top")
+        bottom = out.node("Sub", [bounds[k + 1], height], name + "/bottom")
+        pads = out.node(
+            "Concat", [before, top, left_and_after, bottom, right], name + "/pads", axis=0
+        )
+        strips.append(out.node("Pad", [x, pads], name + "/padded", mode="reflect"))
     return strips
 
 
 def _emit_phases_of_image(out: _Emitter) -> str:
     """``image`` [1, 3, 2h, 2w] as phases [1, 12, h, w] (see :func:`_emit_tail`), for the
     finish to mix each look with."""
-    half = out.node(
-        "Div",
-        [out.node("Shape", ["image"], "original/size", start=2), out.integer(2, "original/two")],
-        "original/half",
-    )
-    rows = out.node(
-        "Slice", [half, out.integer(0, "original/0"), out.integer(1, "original/1")], "original/rows"
-    )
-    columns = out.node(
-        "Slice",
-        [half, out.integer(1, "original/1b"), out.integer(2, "original/2")],
-        "original/columns",
-    )
-    two = out.integer(2, "original/phase")
-    split = out.node(
-        "Concat",
-        [out.constant("original/colours", np.array([1, 3], np.int64)), rows, two, columns, two],
-        "original/split_shape",
-        axis=0,
-    )
-    six = out.node("Reshape", ["image", split], "original/split")
-    phases = out.node("Transpose", [six], "original/phases", perm=[0, 1, 3, 5, 2, 4])
-    shape = out.node(
-        "Concat",
-        [out.constant("original/channels", np.array([1, 12], np.int64)), half],
-        "original/shape",
-        axis=0,
-    )
-    return out.node("Reshape", [phases, shape], "original")
+    # SpaceToDepth writes channel (py * 2 + px) * 3 + c; phases are c * 4 + py * 2 + px.
+    # Folding and then gathering the channels is three times as fast as one 6-d Transpose.
+    folded = out.node("SpaceToDepth", ["image"], "original/folded", blocksize=2)
+    order = np.array([phase * 3 + colour for colour in range(3) for phase in range(4)])
+    return out.node("Gather", [folded, out.constant("original/order", order)], "original", axis=1)
 
 
 def _head_outputs(channels: int) -> list[onnx.ValueInfoProto]:
