@@ -242,9 +242,8 @@ def _responder(text: str, n: int, size: int) -> Callable[[], bytes]:
 def pipeline_stages(work: Workload, n: int, repeats: int = 3) -> list[Stage]:
     """Each step of one ``b64_json`` request of ``n`` variations, timed alone.
 
-    The head runs once per picture; the body runs as the engine batches looks (as few calls as
-    its pixel cap allows; ``count`` assumes full calls) and already mixes back and rounds to
-    8 bits.
+    The head runs once per picture; the body once per look, as the engine runs them (side by
+    side on onnxruntime), and already mixes back and rounds to 8 bits.
     """
     from vary import imaging
     from vary.engines import style
@@ -256,15 +255,14 @@ def pipeline_stages(work: Workload, n: int, repeats: int = 3) -> list[Stage]:
     padded = style._pad_to_multiple(original)
     image_in = np.ascontiguousarray(padded.transpose(2, 0, 1)[None])
     mixes = np.stack([style.style_mix(SEED + i) for i in range(n)])
-    batches = style._batches(mixes, padded.shape[0], padded.shape[1])
     engine, _ = _engine()
     runtime = engine.runtime
 
     def body() -> list[np.ndarray]:
-        return list(runtime.pictures(features, batches, style.DEFAULT_STRENGTH))
+        return list(runtime.pictures(features, mixes, style.DEFAULT_STRENGTH))
 
     features = runtime.features(image_in)
-    image = Image.fromarray(body()[0][0])  # also the warm-up
+    image = Image.fromarray(body()[0])  # also the warm-up
     png = imaging.encode(image, "png")
     text = base64.b64encode(png).decode()
 

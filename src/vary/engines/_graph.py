@@ -13,18 +13,19 @@ and writes the same network as two graphs:
   ``strip_31``, horizontal strips of rows (a reflect pad commutes with the per-pixel scale,
   shift and Relu that come between). The head also hands over ``original``, the picture as
   phases (see below), for the finish.
-- ``body`` maps the strips, the moments and ``style_weights`` [n, 26] to n looks. The first
-  norm is folded into each look's scale and shift, ``style_weights @ table`` with the moments,
-  and the stride-2 convolution after it runs strip by strip, so that the full-size stage is
-  never in memory whole. Each later norm is one ``InstanceNormalization`` that applies each
-  look's own scale and shift (or the mean/variance chain OpenVINO fuses, then the scale and
+- ``body`` maps the strips, the moments and ``style_weights`` [1, 26] to one look: one look
+  per call, so that each norm applies the look's own scale and shift (``style_weights @
+  table``) in the pass that normalises. The first norm, with the head's moments, is one
+  ``BatchNormalization`` per strip, and the stride-2 convolution after it runs strip by
+  strip, so that the full-size stage is never in memory whole. Each later norm is one
+  ``InstanceNormalization`` (or the mean/variance chain OpenVINO fuses, then the scale and
   shift). The decoder, whose convolutions write 8, 4 and 3 channels (SIMD lanes of eight fill
   them badly), runs at half size on "phases", four pixels of a picture twice the size held as
   four channels (see ``_emit_tail``): each upsampling and its convolution are one
   convolution, and no full-size tensor is upsampled, padded or unfolded before the last
-  step. With ``finish`` the body also mixes each look with the head's ``original`` (the
-  picture as phases) by ``strength`` and rounds to ``pictures`` uint8 [n, h, w, 3], ready to
-  encode; without it, it ends in ``stylized`` [n, 3, h, w] as the shipped model does (the
+  step. With ``finish`` the body also mixes the look with the head's ``original`` (the
+  picture as phases) by ``strength`` and rounds to ``pictures`` uint8 [1, h, w, 3], ready to
+  encode; without it, it ends in ``stylized`` [1, 3, h, w] as the shipped model does (the
   equivalence tests compare that).
 
 Any graph that is not the chain of Pad/Conv/norm/Relu/residual Add/Resize/Sigmoid the shipped
@@ -287,28 +288,14 @@ class _Emitter:
         return self.node("Div", [centred, spread], name)
 
     def style_norm(self, x: str, layer: _Layer, norm: Norm, name: str) -> str:
-        """``layer``'s conditional instance norm of ``x`` [n, C, h, w]: normalised, then
-        scaled by ``style_weights @ gamma`` and shifted by ``style_weights @ beta``, one row
-        of each per batch item."""
+        """``layer``'s conditional instance norm of ``x`` [1, C, h, w]: normalised, then
+        scaled by ``style_weights @ gamma`` and shifted by ``style_weights @ beta``."""
         scale, shift = self.style_params(layer, name)
-        epsilon, channels = layer.params["epsilon"], layer.params["gamma"].shape[1]
+        epsilon = layer.params["epsilon"]
         if norm == "instance":
-            # The batch's looks side by side as channels of one picture: then each look's
-            # scale and shift are InstanceNormalization's own, applied in its single pass.
-            flat = self.constant(name + "/flat", np.array([-1], np.int64))
-            merged = self.reshape(x, [1, -1, 0, 0], name + "/merged")
-            normed = self.node(
-                "InstanceNormalization",
-                [
-                    merged,
-                    self.node("Reshape", [scale, flat], name + "/scale"),
-                    self.node("Reshape", [shift, flat], name + "/shift"),
-                ],
-                name + "/normed",
-                epsilon=epsilon,
-            )
-            return self.reshape(normed, [-1, channels, 0, 0], name)
-        shape = [-1, channels, 1, 1]
+            # The look's scale and shift are InstanceNormalization's own: one pass.
+            return self.node("InstanceNormalization", [x, scale, shift], name, epsilon=epsilon)
+        shape = [1, -1, 1, 1]
         return self.affine(
             self.normalise(x, epsilon, name + "/normalised"),
             self.reshape(scale, shape, name + "/scale"),
@@ -317,12 +304,20 @@ class _Emitter:
         )
 
     def style_params(self, layer: _Layer, name: str) -> tuple[str, str]:
-        """``layer``'s scale and shift for each look, [n, channels]."""
+        """``layer``'s scale and shift for the look, [channels] each."""
+        flat = self.constant(name + "/flat", np.array([-1], np.int64))
         scale, shift = (
             self.node(
-                "MatMul",
-                [STYLE_INPUT, self.constant(f"{name}/{part}", table)],
-                f"{name}/{part}_mix",
+                "Reshape",
+                [
+                    self.node(
+                        "MatMul",
+                        [STYLE_INPUT, self.constant(f"{name}/{part}", table)],
+                        f"{name}/{part}_mix",
+                    ),
+                    flat,
+                ],
+                f"{name}/{part}_flat",
             )
             for part, table in (("gamma", layer.params["gamma"]), ("beta", layer.params["beta"]))
         )
@@ -431,7 +426,7 @@ def _head_outputs(channels: int) -> list[onnx.ValueInfoProto]:
 def _emit_body(layers: list[_Layer], norm: Norm, *, finish: bool) -> onnx.ModelProto:
     channels = layers[2].params["weight"].shape[0]
     out = _Emitter("body")
-    out.names[6] = _emit_first_stage(out, layers, channels)
+    out.names[6] = _emit_first_stage(out, layers)
     tail = len(layers) - len(_TAIL)
     for number in range(7, tail):
         layer = layers[number]
@@ -439,21 +434,21 @@ def _emit_body(layers: list[_Layer], norm: Norm, *, finish: bool) -> onnx.ModelP
         name = f"{number}/{layer.op}"
         out.names[number] = _emit_layer(out, layer, x_in, norm, name)
     phases = _emit_tail(out, layers, tail, norm)
-    styles = _info(STYLE_INPUT, ["n", len(layers[3].params["gamma"])])
+    styles = _info(STYLE_INPUT, [1, len(layers[3].params["gamma"])])
     inputs = [*_head_outputs(channels), styles]
     if not finish:
         inputs = [info for info in inputs if info.name != "original"]
         stylized = out.node("DepthToSpace", [phases], "stylized", blocksize=2, mode="CRD")
-        return out.model(inputs, {stylized: _info("stylized", ["n", 3, "h", "w"])})
+        return out.model(inputs, {stylized: _info("stylized", [1, 3, "h", "w"])})
     pictures = _emit_finish(out, phases)
-    inputs.append(_info("strength", ["n", 1, 1, 1]))
-    info = helper.make_tensor_value_info("pictures", onnx.TensorProto.UINT8, ["n", "h", "w", 3])
+    inputs.append(_info("strength", [1, 1, 1, 1]))
+    info = helper.make_tensor_value_info("pictures", onnx.TensorProto.UINT8, [1, "h", "w", 3])
     return out.model(inputs, {pictures: info})
 
 
-def _emit_first_stage(out: _Emitter, layers: list[_Layer], channels: int) -> str:
-    """Layers 3 to 6, strip by strip: the first norm (the head's moments folded into each
-    look's scale and shift), Relu and the stride-2 convolution.
+def _emit_first_stage(out: _Emitter, layers: list[_Layer]) -> str:
+    """Layers 3 to 6, strip by strip: the first norm (with the head's moments), Relu and the
+    stride-2 convolution.
 
     The full-size stage never exists whole: each strip is styled and convolved while it sits
     in the CPU's cache, and a look's peak memory is a strip's, not the picture's.
@@ -461,24 +456,23 @@ def _emit_first_stage(out: _Emitter, layers: list[_Layer], channels: int) -> str
     norm, conv = layers[3], layers[6]
     if conv.params["strides"] != [2, 2] or conv.params["weight"].shape[2:] != (3, 3):
         raise ValueError("the network's second convolution is not 3x3 with stride 2")
-    # (x - mean) / sqrt(variance + eps) * gamma + beta == x * scale + shift, per look.
     gamma, beta = out.style_params(norm, "3/Norm")
-    epsilon = out.constant("3/Norm/epsilon", np.array(norm.params["epsilon"], np.float32))
-    spread = out.node(
-        "Sqrt", [out.node("Add", ["variance", epsilon], "3/Norm/var_eps")], "3/Norm/std"
+    flat = out.constant("3/Norm/moments_shape", np.array([-1], np.int64))
+    mean, variance = (
+        out.node("Reshape", [moment, flat], f"3/Norm/{moment}_flat")
+        for moment in ("mean", "variance")
     )
-    scale = out.node("Div", [gamma, spread], "3/Norm/scale")
-    shift = out.node(
-        "Sub", [beta, out.node("Mul", ["mean", scale], "3/Norm/mean_scaled")], "3/Norm/shift"
-    )
-    shape = [-1, channels, 1, 1]
-    scale = out.reshape(scale, shape, "3/Norm/scale_4d")
-    shift = out.reshape(shift, shape, "3/Norm/shift_4d")
     weight = out.constant("6/Conv/w", conv.params["weight"])
     strips = []
     for k in range(_STRIPS):
         name = f"strips/{k}"
-        styled = out.affine(f"strip_{k}", scale, shift, name + "/styled")
+        # The norm with the head's moments: one pass, where a Mul and an Add took two.
+        styled = out.node(
+            "BatchNormalization",
+            [f"strip_{k}", gamma, beta, mean, variance],
+            name + "/styled",
+            epsilon=norm.params["epsilon"],
+        )
         x = out.node("Relu", [styled], name + "/relu")
         strips.append(out.node("Conv", [x, weight], name + "/conv", strides=[2, 2]))
     return out.node("Concat", strips, "6/Conv", axis=2)
@@ -503,7 +497,7 @@ _TAIL = (*_UPSAMPLING, *_UPSAMPLING, "Pad", "Conv", "Norm", "Sigmoid")
 
 
 def _emit_tail(out: _Emitter, layers: list[_Layer], start: int, norm: Norm) -> str:
-    """The decoder, computed on "phases": a picture [n, C, 2h, 2w] held as [n, 4C, h, w],
+    """The decoder, computed on "phases": a picture [1, C, 2h, 2w] held as [1, 4C, h, w],
     channel ``c * 4 + py * 2 + px`` being pixel (2y + py, 2x + px) of channel c (ONNX's CRD
     order).
 
@@ -531,7 +525,7 @@ def _emit_tail(out: _Emitter, layers: list[_Layer], start: int, norm: Norm) -> s
 
 
 def _emit_upsampling(out: _Emitter, x: str, stage: list[_Layer], norm: Norm, name: str) -> str:
-    """One upsampling stage from ``x`` [n, C, h, w] to the phases of its output."""
+    """One upsampling stage from ``x`` [1, C, h, w] to the phases of its output."""
     _, pad, conv, stage_norm, _ = stage
     if pad.params["pads"].tolist() != [0, 0, 1, 1, 0, 0, 1, 1] or (
         conv.params["weight"].shape[2:] != (3, 3) or conv.params["strides"] != [1, 1]
@@ -545,7 +539,7 @@ def _emit_upsampling(out: _Emitter, x: str, stage: list[_Layer], norm: Norm, nam
 
 def _phase_norm(out: _Emitter, x: str, layer: _Layer, norm: Norm, name: str) -> str:
     """``layer``'s norm of phases: a channel's four phase planes lie one after another, so
-    seen as [n, C, 4h, w] each channel's pixels are one plane again."""
+    seen as [1, C, 4h, w] each channel's pixels are one plane again."""
     channels = layer.params["gamma"].shape[1]
     planes = out.reshape(x, [0, channels, -1, 0], name + "/planes")
     normed = out.style_norm(planes, layer, norm, name)
@@ -661,7 +655,7 @@ def space_to_depth_kernel(weight: np.ndarray) -> np.ndarray:
 
 def _emit_finish(out: _Emitter, phases: str) -> str:
     """``original + strength * (look - original)``, to 8 bits with rounding, as pixels
-    [n, h, w, 3]: the phases are unfolded once, in 8 bits."""
+    [1, h, w, 3]: the phases are unfolded once, in 8 bits."""
     delta = out.node("Sub", [phases, "original"], "finish/delta")
     mixed = out.node(
         "Add", [out.node("Mul", [delta, "strength"], "finish/scaled"), "original"], "finish/mixed"

@@ -2,9 +2,9 @@
 
 onnxruntime is a dependency; OpenVINO is optional (``pip install 'vary[openvino]'``) and
 imported only when asked for or when ``auto`` may pick it. Each compiles the head and the body
-once, at load. A call runs the head once per picture and the body once per batch of looks; a
-look's pixels do not depend on what else shares its batch, nor on how many threads ran it.
-onnxruntime runs several batches at once, one core each, when a request has enough of them.
+once, at load. A call runs the head once per picture and the body once per look; a look's
+pixels do not depend on what else is made with it, nor on how many threads ran it.
+onnxruntime runs several looks at once, one core each, when a request has enough of them.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import importlib
 import os
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Protocol
@@ -42,7 +42,7 @@ OPENVINO_HINT = "install it with: pip install 'vary[openvino]'"
 
 
 class StyleRuntime(Protocol):
-    """Runs the head once per picture and the body once per batch of looks."""
+    """Runs the head once per picture and the body once per look."""
 
     name: str
     precision: str
@@ -55,11 +55,11 @@ class StyleRuntime(Protocol):
         ...
 
     def pictures(
-        self, features: dict[str, Any], batches: Sequence[np.ndarray], strength: float
+        self, features: dict[str, Any], mixes: np.ndarray, strength: float
     ) -> Iterator[np.ndarray]:
-        """For each batch of style weights [n, 26], its looks [n, h, w, 3] uint8, each mixed
-        by ``strength`` with the picture the head saw; yielded in order, each as soon as it
-        is made."""
+        """For each style mix (a row of ``mixes`` [n, 26]), its look [h, w, 3] uint8, mixed by
+        ``strength`` with the picture the head saw; yielded in order, each as soon as it is
+        made."""
         ...
 
 
@@ -135,12 +135,10 @@ class _Runtime:
     norm: Norm
 
     @staticmethod
-    def _body_feeds(
-        features: dict[str, Any], styles: np.ndarray, strength: float
-    ) -> dict[str, Any]:
+    def _body_feeds(features: dict[str, Any], mix: np.ndarray, strength: float) -> dict[str, Any]:
         return features | {
-            "style_weights": np.ascontiguousarray(styles, np.float32),
-            "strength": np.full((len(styles), 1, 1, 1), strength, np.float32),
+            "style_weights": np.ascontiguousarray(mix[None], np.float32),
+            "strength": np.full((1, 1, 1, 1), strength, np.float32),
         }
 
 
@@ -210,24 +208,25 @@ class OnnxRuntime(_Runtime):
         return dict(zip(self._head_outputs, outputs, strict=True))
 
     def pictures(
-        self, features: dict[str, Any], batches: Sequence[np.ndarray], strength: float
+        self, features: dict[str, Any], mixes: np.ndarray, strength: float
     ) -> Iterator[np.ndarray]:
-        def run(styles: np.ndarray, *, share: bool = False) -> np.ndarray:
-            feeds = self._body_feeds(features, styles, strength)
-            pictures: np.ndarray = self._run(self._body, feeds, share=share)[0]
-            return pictures
+        def run(mix: np.ndarray, *, share: bool = False) -> np.ndarray:
+            feeds = self._body_feeds(features, mix, strength)
+            picture: np.ndarray = self._run(self._body, feeds, share=share)[0][0]
+            return picture
 
         lanes = self._cores.count
-        # Whole rounds of one batch per core, side by side; the batches left over run alone.
-        in_rounds = len(batches) - len(batches) % lanes if lanes > 1 else 0
+        # Whole rounds of one look per core, side by side; the looks left over run alone.
+        in_rounds = len(mixes) - len(mixes) % lanes if lanes > 1 else 0
         if in_rounds:
             with ThreadPoolExecutor(lanes, thread_name_prefix="vary-lane") as pool:
                 for first in range(0, in_rounds, lanes):
-                    round_ = batches[first : first + lanes]
-                    made = [pool.submit(run, styles, share=True) for styles in round_]
+                    made = [
+                        pool.submit(run, mix, share=True) for mix in mixes[first : first + lanes]
+                    ]
                     yield from (future.result() for future in made)
-        for styles in batches[in_rounds:]:
-            yield run(styles)
+        for mix in mixes[in_rounds:]:
+            yield run(mix)
 
 
 def _sessions(model: onnx.ModelProto, cores: int) -> dict[bool, ort.InferenceSession]:
@@ -329,21 +328,15 @@ class OpenVinoRuntime(_Runtime):
         return {name: head.get_output_tensor(i) for i, name in enumerate(self._head_outputs)}
 
     def pictures(
-        self, features: dict[str, Any], batches: Sequence[np.ndarray], strength: float
+        self, features: dict[str, Any], mixes: np.ndarray, strength: float
     ) -> Iterator[np.ndarray]:
         # The picture as phases: [1, 12, h / 2, w / 2].
         compiled = self._for_size(tuple(2 * side for side in features["original"].shape[2:]))
-        # One look per call: OpenVINO's kernels block a batch differently from a single
-        # picture, which would make a look's last bits depend on its batch (seed + i alone
-        # must give the same pixels). At 1024x1024 the engine sends one look per batch anyway.
-        for styles in batches:
-            looks = []
-            for look in styles:
-                feeds = self._body_feeds(features, look[None], strength)
-                if "body" not in compiled:
-                    shapes = {name: list(value.shape) for name, value in feeds.items()}
-                    compiled["body"] = self._compile(self._body_graph, shapes)
-                compiled["body"].infer(feeds)
-                # The output buffer is reused by the next call: copy it out.
-                looks.append(np.array(compiled["body"].get_output_tensor(0).data, np.uint8))
-            yield np.concatenate(looks)
+        for mix in mixes:
+            feeds = self._body_feeds(features, mix, strength)
+            if "body" not in compiled:
+                shapes = {name: list(value.shape) for name, value in feeds.items()}
+                compiled["body"] = self._compile(self._body_graph, shapes)
+            compiled["body"].infer(feeds)
+            # The output buffer is reused by the next call: copy it out.
+            yield np.array(compiled["body"].get_output_tensor(0).data[0], np.uint8)

@@ -34,9 +34,6 @@ __all__ = ["MODEL_FILE", "StyleEngine", "style_mix"]
 MODEL_FILE = "multistyle26.onnx"
 # The network downsamples twice, so its input sides must be multiples of 4.
 _MULTIPLE = 4
-# Looks per body call are capped by their total pixels: batching small pictures saves per-call
-# overhead, while one 1024x1024 look's activations already take a few hundred MB.
-_BATCH_PIXELS = 1024 * 1024
 _LEAD_WEIGHT = (0.6, 0.85)
 # The share of the accent style added to a look the caller asked for.
 _ACCENT_SHARE = (0.1, 0.25)
@@ -186,21 +183,12 @@ class StyleEngine(Engine):
         self, original: np.ndarray, mixes: np.ndarray, strength: float
     ) -> Iterator[Image.Image]:
         """One picture (H, W, 3, floats in 0-1) in each style mix, mixed back by ``strength``:
-        the head once, then the body once per batch of looks, each batch yielded as made."""
+        the head once, then the body once per look, each yielded as made."""
         height, width = original.shape[:2]
         padded = _pad_to_multiple(original)
         features = self.runtime.features(np.ascontiguousarray(padded.transpose(2, 0, 1)[None]))
-        batches = _batches(mixes, padded.shape[0], padded.shape[1])
-        for pictures in self.runtime.pictures(features, batches, strength):
-            for picture in pictures:
-                yield Image.fromarray(np.ascontiguousarray(picture[:height, :width]))
-
-
-def _batches(mixes: np.ndarray, height: int, width: int) -> list[np.ndarray]:
-    """``mixes`` in runs of as many looks as ``_BATCH_PIXELS`` allows at ``height`` x
-    ``width``, at least one each."""
-    per_call = max(1, _BATCH_PIXELS // (height * width))
-    return [mixes[first : first + per_call] for first in range(0, len(mixes), per_call)]
+        for picture in self.runtime.pictures(features, mixes, strength):
+            yield Image.fromarray(np.ascontiguousarray(picture[:height, :width]))
 
 
 def _asked_weights(controls: Controls) -> tuple[dict[int, float] | None, str]:
