@@ -41,6 +41,7 @@ _DISTRIBUTIONS = (
     "fpng",
     "fpng-py-fix",
     "imagecodecs",
+    "zlib-ng",
     "opencv-python-headless",
 )
 
