@@ -10,23 +10,23 @@ and writes the same network as two graphs:
   multiply-adds), not yet normalised, with its per-channel ``mean`` and ``variance`` [1, 32]. It
   does not depend on the style, so a request runs it once for all n variations. The output
   leaves the head reflect-padded for the next convolution and cut into ``strip_0`` ...
-  ``strip_31``, horizontal strips of rows (a reflect pad commutes with the per-pixel scale,
+  ``strip_15``, horizontal strips of rows (a reflect pad commutes with the per-pixel scale,
   shift and Relu that come between). The head also hands over ``original``, the picture as
   phases (see below), for the finish.
 - ``body`` maps the strips, the moments and ``style_weights`` [1, 26] to one look: one look
   per call, so that each norm applies the look's own scale and shift (``style_weights @
-  table``) in the pass that normalises. The first norm, with the head's moments, is one
-  ``BatchNormalization`` per strip, and the stride-2 convolution after it runs strip by
-  strip, so that the full-size stage is never in memory whole. Each later norm is one
-  ``InstanceNormalization`` (or the mean/variance chain OpenVINO fuses, then the scale and
-  shift). The decoder, whose convolutions write 8, 4 and 3 channels (SIMD lanes of eight fill
-  them badly), runs at half size on "phases", four pixels of a picture twice the size held as
-  four channels (see ``_emit_tail``): each upsampling and its convolution are one
-  convolution, and no full-size tensor is upsampled, padded or unfolded before the last
-  step. With ``finish`` the body also mixes the look with the head's ``original`` (the
-  picture as phases) by ``strength`` and rounds to ``pictures`` uint8 [1, h, w, 3], ready to
-  encode; without it, it ends in ``stylized`` [1, 3, h, w] as the shipped model does (the
-  equivalence tests compare that).
+  table``) in the pass that normalises. The two stride-2 stages run strip by strip, so that
+  neither the full-size stage nor the half-size one is ever in memory whole (see
+  ``_emit_strided_stages``); their norms are ``BatchNormalization`` with moments from the
+  head and from sums over the strips. Each later norm is one ``InstanceNormalization`` (or
+  the mean/variance chain OpenVINO fuses, then the scale and shift). The decoder, whose
+  convolutions write 8, 4 and 3 channels (SIMD lanes of eight fill them badly), runs at half
+  size on "phases", four pixels of a picture twice the size held as four channels (see
+  ``_emit_tail``): each upsampling and its convolution are one convolution, and no full-size
+  tensor is upsampled, padded or unfolded before the last step. With ``finish`` the body also
+  mixes the look with the head's ``original`` (the picture as phases) by ``strength`` and
+  rounds to ``pictures`` uint8 [1, h, w, 3], ready to encode; without it, it ends in
+  ``stylized`` [1, 3, h, w] as the shipped model does (the equivalence tests compare that).
 
 Any graph that is not the chain of Pad/Conv/norm/Relu/residual Add/Resize/Sigmoid the shipped
 model is raises ``ValueError``, so a changed model file fails at start-up, not in the pictures.
@@ -54,10 +54,10 @@ __all__ = [
 Norm = Literal["instance", "moments"]
 STYLE_INPUT = "style_weights"
 _OPSET = 18
-# The first stride-2 stage runs in this many strips (see _emit_strips): at 1024x1024, 4 MB each.
-_STRIPS = 32
-#: The fewest rows a picture may have: two per strip.
-MIN_HEIGHT = 2 * _STRIPS
+# The two stride-2 stages run in this many strips (see _emit_strips): at 1024x1024, 8 MB each.
+_STRIPS = 16
+#: The fewest rows a picture may have: one row per strip after the two stride-2 stages.
+MIN_HEIGHT = 4 * _STRIPS
 
 
 @dataclass(frozen=True)
@@ -372,20 +372,23 @@ def _emit_strips(out: _Emitter, x: str) -> list[str]:
 
     Output row j reads rows 2j - 1 to 2j + 1, row -1 being row 1 reflected, and column -1
     likewise; no output reads past the last row or column. Strip k holds what output rows
-    ``rows * k // K`` onwards read: its first row is the last row of the strip before. Each
-    strip is padded on its own so that the padded picture never exists whole.
+    ``2 * (rows * k // K)`` onwards read, ``rows`` being a quarter of the height: its first row
+    is the last row of the strip before. Each strip is padded on its own so that the padded
+    picture never exists whole.
     """
-    two = out.integer(2, "strips/two")
+    four = out.integer(4, "strips/four")
     height = out.node("Shape", [x], "strips/height", start=2, end=3)
-    rows = out.node("Div", [height, two], "strips/rows")
+    rows = out.node("Div", [height, four], "strips/rows")
     count = out.integer(_STRIPS, "strips/count")
-    # bounds[k]: the middle row that strip k's first output row reads, 2 * (rows * k // K).
+    # bounds[k]: the middle row that strip k's first output row reads, 4 * (rows * k // K)
+    # for ``rows`` a quarter of the height, so that each strip also ends on a row of the
+    # second stride-2 convolution's output (see _emit_strided_stages).
     bounds = []
     for k in range(_STRIPS + 1):
         name = f"strips/{k}"
         times = out.node("Mul", [rows, out.integer(k, name + "/k")], name + "/times")
         first = out.node("Div", [times, count], name + "/first")
-        bounds.append(out.node("Mul", [first, two], name + "/bound"))
+        bounds.append(out.node("Mul", [first, four], name + "/bound"))
     # One Pad per strip both cuts its rows (negative pads) and reflects its edges: pads are
     # [0, 0, top, 1, 0, 0, bottom, 0], the strip's first row less one (the reflected row -1
     # for the first strip) and what lies below its last row, negated.
@@ -426,9 +429,9 @@ def _head_outputs(channels: int) -> list[onnx.ValueInfoProto]:
 def _emit_body(layers: list[_Layer], norm: Norm, *, finish: bool) -> onnx.ModelProto:
     channels = layers[2].params["weight"].shape[0]
     out = _Emitter("body")
-    out.names[6] = _emit_first_stage(out, layers)
+    out.names[10] = _emit_strided_stages(out, layers)
     tail = len(layers) - len(_TAIL)
-    for number in range(7, tail):
+    for number in range(11, tail):
         layer = layers[number]
         x_in = [out.names[i] for i in layer.inputs]
         name = f"{number}/{layer.op}"
@@ -437,7 +440,6 @@ def _emit_body(layers: list[_Layer], norm: Norm, *, finish: bool) -> onnx.ModelP
     styles = _info(STYLE_INPUT, [1, len(layers[3].params["gamma"])])
     inputs = [*_head_outputs(channels), styles]
     if not finish:
-        inputs = [info for info in inputs if info.name != "original"]
         stylized = out.node("DepthToSpace", [phases], "stylized", blocksize=2, mode="CRD")
         return out.model(inputs, {stylized: _info("stylized", [1, 3, "h", "w"])})
     pictures = _emit_finish(out, phases)
@@ -446,36 +448,115 @@ def _emit_body(layers: list[_Layer], norm: Norm, *, finish: bool) -> onnx.ModelP
     return out.model(inputs, {pictures: info})
 
 
-def _emit_first_stage(out: _Emitter, layers: list[_Layer]) -> str:
-    """Layers 3 to 6, strip by strip: the first norm (with the head's moments), Relu and the
-    stride-2 convolution.
+def _emit_strided_stages(out: _Emitter, layers: list[_Layer]) -> str:
+    """Layers 3 to 10, strip by strip: the first norm (with the head's moments), Relu, the
+    first stride-2 convolution, the second norm, Relu, pad and the second stride-2
+    convolution.
 
-    The full-size stage never exists whole: each strip is styled and convolved while it sits
-    in the CPU's cache, and a look's peak memory is a strip's, not the picture's.
+    Neither the full-size stage nor the half-size one exists whole: each strip is styled and
+    convolved while it sits in the CPU's cache. The second norm needs the half-size stage's
+    moments, so it runs in two passes over the strips: the first convolves each strip and sums
+    its output and squares while they are in cache; the second norms, pads and convolves each
+    strip again from those sums, reading the last row of the strip before (the second
+    convolution's rows overlap by one). Each norm is one ``BatchNormalization`` with the look's
+    scale and shift and the moments: one pass.
     """
-    norm, conv = layers[3], layers[6]
-    if conv.params["strides"] != [2, 2] or conv.params["weight"].shape[2:] != (3, 3):
-        raise ValueError("the network's second convolution is not 3x3 with stride 2")
-    gamma, beta = out.style_params(norm, "3/Norm")
-    flat = out.constant("3/Norm/moments_shape", np.array([-1], np.int64))
-    mean, variance = (
-        out.node("Reshape", [moment, flat], f"3/Norm/{moment}_flat")
-        for moment in ("mean", "variance")
-    )
-    weight = out.constant("6/Conv/w", conv.params["weight"])
-    strips = []
-    for k in range(_STRIPS):
-        name = f"strips/{k}"
-        # The norm with the head's moments: one pass, where a Mul and an Add took two.
-        styled = out.node(
-            "BatchNormalization",
-            [f"strip_{k}", gamma, beta, mean, variance],
-            name + "/styled",
-            epsilon=norm.params["epsilon"],
+    first_norm, first_conv, second_norm, _, pad, second_conv = layers[3], *layers[6:11]
+    ops = [layer.op for layer in layers[3:11]]
+    if ops != ["Norm", "Relu", "Pad", "Conv", "Norm", "Relu", "Pad", "Conv"] or any(
+        conv.params["strides"] != [2, 2] or conv.params["weight"].shape[2:] != (3, 3)
+        for conv in (first_conv, second_conv)
+    ):
+        raise ValueError("the network does not start with two 3x3 stride-2 stages")
+    if pad.params["pads"].tolist() != [0, 0, 1, 1, 0, 0, 1, 1]:
+        raise ValueError("the network's third convolution is not padded by one pixel")
+
+    def styled(
+        x: str, layer: _Layer, scale_shift: tuple[str, str], moments: tuple[str, str]
+    ) -> str:
+        return out.node(
+            "Relu",
+            [
+                out.node(
+                    "BatchNormalization",
+                    [x, *scale_shift, *moments],
+                    x + "/styled",
+                    epsilon=layer.params["epsilon"],
+                )
+            ],
+            x + "/relu",
         )
-        x = out.node("Relu", [styled], name + "/relu")
-        strips.append(out.node("Conv", [x, weight], name + "/conv", strides=[2, 2]))
-    return out.node("Concat", strips, "6/Conv", axis=2)
+
+    flat = out.constant("3/Norm/moments_shape", np.array([-1], np.int64))
+    moments = (
+        out.node("Reshape", ["mean", flat], "3/Norm/mean_flat"),
+        out.node("Reshape", ["variance", flat], "3/Norm/variance_flat"),
+    )
+    scale_shift = out.style_params(first_norm, "3/Norm")
+    weight = out.constant("6/Conv/w", first_conv.params["weight"])
+    halves = [
+        out.node(
+            "Conv",
+            [styled(f"strip_{k}", first_norm, scale_shift, moments), weight],
+            f"strips/{k}/half",
+            strides=[2, 2],
+        )
+        for k in range(_STRIPS)
+    ]
+    moments = _moments_of_strips(out, halves, "7/Norm")
+    scale_shift = out.style_params(second_norm, "7/Norm")
+    weight = out.constant("10/Conv/w", second_conv.params["weight"])
+    axis, one, two = out.integer(2, "7/axis"), out.integer(1, "7/one"), out.integer(2, "7/two")
+    last, end = out.integer(-1, "7/last"), out.integer(np.iinfo(np.int64).max, "7/end")
+    left = out.constant("9/Pad/left", np.array([0, 0, 0, 1, 0, 0, 0, 0], np.int64))
+    quarters = []
+    for k, half in enumerate(halves):
+        name = f"strips/{k}/second"
+        # Row -1 of the half-size stage is row 1 reflected; strip k > 0 starts one row early.
+        above = (
+            out.node("Slice", [half, one, two, axis], name + "/reflected")
+            if k == 0
+            else out.node("Slice", [halves[k - 1], last, end, axis], name + "/above")
+        )
+        rows = out.node("Concat", [above, half], name + "/rows", axis=2)
+        x = styled(rows, second_norm, scale_shift, moments)
+        x = out.node("Pad", [x, left], name + "/padded", mode="reflect")
+        quarters.append(out.node("Conv", [x, weight], name + "/quarter", strides=[2, 2]))
+    return out.node("Concat", quarters, "10/Conv", axis=2)
+
+
+def _moments_of_strips(out: _Emitter, strips: list[str], name: str) -> tuple[str, str]:
+    """The per-channel mean and variance ([C] each) of the strips stacked by rows."""
+    axes = out.constant(name + "/axes", np.array([0, 2, 3], np.int64))
+    sums = [
+        out.node("ReduceSum", [x, axes], f"{name}/sum_{k}", keepdims=0)
+        for k, x in enumerate(strips)
+    ]
+    squares = [
+        out.node("ReduceSumSquare", [x, axes], f"{name}/square_{k}", keepdims=0)
+        for k, x in enumerate(strips)
+    ]
+    count = out.node(
+        "Cast",
+        [
+            out.node(
+                "ReduceProd",
+                [out.node("Shape", ["original"], name + "/size", start=2)],
+                name + "/pixels_int",
+            )
+        ],
+        name + "/pixels",
+        to=onnx.TensorProto.FLOAT,
+    )
+    mean = out.node("Div", [out.node("Sum", sums, name + "/sum"), count], name + "/mean")
+    square = out.node(
+        "Div", [out.node("Sum", squares, name + "/square"), count], name + "/mean_square"
+    )
+    spread = out.node(
+        "Sub", [square, out.node("Mul", [mean, mean], name + "/mean_squared")], name + "/spread"
+    )
+    zero = out.constant(name + "/zero", np.array(0.0, np.float32))
+    return mean, out.node("Max", [spread, zero], name + "/variance")
 
 
 def _emit_layer(out: _Emitter, layer: _Layer, x: list[str], norm: Norm, name: str) -> str:
