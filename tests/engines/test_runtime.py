@@ -154,6 +154,28 @@ def test_onnxruntime_lanes_give_each_look_in_order_and_unchanged(onnxruntimes, c
     assert all(np.array_equal(a, b) for a, b in zip(got, want, strict=True))
 
 
+def test_onnxruntime_leaves_looks_not_yet_started_when_the_caller_stops(
+    onnxruntimes, monkeypatch: pytest.MonkeyPatch
+):
+    lanes, _ = onnxruntimes
+    image = np.random.default_rng(0).random((1, 3, 64, 72), dtype=np.float32)
+    features = lanes.features(image)
+    runs = []
+    real_run = lanes._run
+
+    def counted(sessions, feeds, *, share=False):
+        runs.append(share)
+        return real_run(sessions, feeds, share=share)
+
+    monkeypatch.setattr(lanes, "_run", counted)
+    pictures = lanes.pictures(features, np.stack([style_mix(seed) for seed in range(8)]), 0.8)
+    next(pictures)
+    pictures.close()
+    # The first look, the one beside it, and perhaps the next each lane took: not all eight.
+    assert 2 <= len(runs) <= 4
+    assert all(runs)  # side by side, one core each
+
+
 def test_cores_go_all_to_a_run_alone_and_one_each_to_runs_that_meet():
     cores = _runtime._Cores(2)
     with cores.take() as alone:

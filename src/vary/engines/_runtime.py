@@ -216,16 +216,17 @@ class OnnxRuntime(_Runtime):
             return picture
 
         lanes = self._cores.count
-        # Whole rounds of one look per core, side by side; the looks left over run alone.
-        in_rounds = len(mixes) - len(mixes) % lanes if lanes > 1 else 0
-        if in_rounds:
-            with ThreadPoolExecutor(lanes, thread_name_prefix="vary-lane") as pool:
-                for first in range(0, in_rounds, lanes):
-                    made = [
-                        pool.submit(run, mix, share=True) for mix in mixes[first : first + lanes]
-                    ]
-                    yield from (future.result() for future in made)
-        for mix in mixes[in_rounds:]:
+        # One look per core, side by side, each lane taking the next look as soon as it is
+        # free (no lane waits for the other); the looks left over run alone, on every core.
+        side_by_side = len(mixes) - len(mixes) % lanes if lanes > 1 else 0
+        if side_by_side:
+            pool = ThreadPoolExecutor(lanes, thread_name_prefix="vary-lane")
+            try:
+                made = [pool.submit(run, mix, share=True) for mix in mixes[:side_by_side]]
+                yield from (future.result() for future in made)
+            finally:  # a caller that stops early leaves the looks not yet started undone
+                pool.shutdown(cancel_futures=True)
+        for mix in mixes[side_by_side:]:
             yield run(mix)
 
 
