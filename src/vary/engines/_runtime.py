@@ -76,7 +76,8 @@ def load_runtime(
     ``auto`` runs OpenVINO in bf16 where OpenVINO is installed and the CPU computes bf16
     natively (AVX512-BF16 or AMX: half the memory traffic, about 1.7x faster in the issue's
     measurements), and onnxruntime in fp32 everywhere else: on AVX2 CPUs, the rebuilt graphs
-    ran faster on onnxruntime than on OpenVINO in fp32 (see the README's benchmark).
+    ran as fast on onnxruntime as on OpenVINO in fp32 (faster for one picture), in about half
+    the memory (see the README's benchmark).
     ``precision="bf16"`` needs OpenVINO and a CPU with native bf16; it changes pixels by about
     half a level of 255. ``cache_dir`` keeps OpenVINO's compiled graphs between starts.
     """
