@@ -627,6 +627,10 @@ def _phase_norm(out: _Emitter, x: str, layer: _Layer, norm: Norm, name: str) -> 
     return out.reshape(normed, [0, 4 * channels, -1, 0], name + "/phases")
 
 
+# A Slice end that runs backwards past the first element.
+_BEFORE_FIRST = np.iinfo(np.int64).min
+
+
 def _pad_phases(out: _Emitter, x: str, folded: int, name: str) -> str:
     """Phases padded as their full-size picture is padded by ``2 * folded`` reflected rows and
     columns on each side.
@@ -639,7 +643,7 @@ def _pad_phases(out: _Emitter, x: str, folded: int, name: str) -> str:
     six = out.node(
         "Reshape", [x, _shape_with_size(out, x, [0, -1, 2, 2], name + "/split")], name + "/split"
     )
-    # (phase, first folded row, end, counted from the start (True) or the end)
+    # (phase, first folded row, end), read backwards; negative rows count from the last.
     edges = {
         "before": ((0, folded, 0), (1, folded - 1, _BEFORE_FIRST)),
         "after": ((0, -1, -1 - folded), (1, -2, -2 - folded)),
@@ -684,10 +688,6 @@ def _shape_with_size(out: _Emitter, x: str, leading: list[int], name: str) -> st
     size = out.node("Shape", [x], name + "/size", start=-2)
     lead = out.constant(name + "/leading", np.array(leading, np.int64))
     return out.node("Concat", [lead, size], name + "/shape", axis=0)
-
-
-# A Slice end that runs backwards past the first element.
-_BEFORE_FIRST = np.iinfo(np.int64).min
 
 
 def upsampling_kernel(weight: np.ndarray) -> np.ndarray:
