@@ -305,21 +305,17 @@ class _Emitter:
 
     def style_params(self, layer: _Layer, name: str) -> tuple[str, str]:
         """``layer``'s scale and shift for the look, [channels] each."""
-        flat = self.constant(name + "/flat", np.array([-1], np.int64))
         scale, shift = (
-            self.node(
-                "Reshape",
-                [
-                    self.node(
-                        "MatMul",
-                        [STYLE_INPUT, self.constant(f"{name}/{part}", table)],
-                        f"{name}/{part}_mix",
-                    ),
-                    flat,
-                ],
+            self.reshape(
+                self.node(
+                    "MatMul",
+                    [STYLE_INPUT, self.constant(f"{name}/{part}", layer.params[part])],
+                    f"{name}/{part}_mix",
+                ),
+                [-1],
                 f"{name}/{part}_flat",
             )
-            for part, table in (("gamma", layer.params["gamma"]), ("beta", layer.params["beta"]))
+            for part in ("gamma", "beta")
         )
         return scale, shift
 
@@ -343,24 +339,12 @@ def _emit_head(layers: list[_Layer]) -> onnx.ModelProto:
     out = _Emitter("head")
     axes = out.constant("axes", np.array([2, 3], np.int64))
     # Taking the picture's mean colour off first centres the convolution's output, so its
-    # variance below, E[x^2] - E[x]^2, loses no precision; a norm follows, which undoes it.
+    # variance, E[x^2] - E[x]^2, loses no precision; a norm follows, which undoes it.
     centred = out.node(
         "Sub", ["image", out.node("ReduceMean", ["image", axes], "colour")], "centred"
     )
     x = out.conv(out.pad(centred, pad, "pad"), conv.params["weight"], "conv")
-    mean = out.node("ReduceMean", [x, axes], "mean", keepdims=0)
-    pixels = out.node(
-        "Cast",
-        [out.node("ReduceProd", [out.node("Shape", [x], "shape", start=2)], "pixels_int")],
-        "pixels",
-        to=onnx.TensorProto.FLOAT,
-    )
-    square = out.node(
-        "Div", [out.node("ReduceSumSquare", [x, axes], "sum_square", keepdims=0), pixels], "square"
-    )
-    spread = out.node("Sub", [square, out.node("Mul", [mean, mean], "mean_squared")], "spread")
-    zero = out.constant("zero", np.array(0.0, np.float32))
-    variance = out.node("Max", [spread, zero], "variance")  # rounding can dip below 0
+    mean, variance = _moments_of_strips(out, [x], _pixels(out, x, "moments"), "moments")
     tensors = [*_emit_strips(out, x), mean, variance, _emit_phases_of_image(out)]
     outputs = dict(zip(tensors, _head_outputs(channels), strict=True))
     return out.model([_info("image", [1, 3, "h", "w"])], outputs)
@@ -422,7 +406,7 @@ def _head_outputs(channels: int) -> list[onnx.ValueInfoProto]:
     """What the head hands the body: the first convolution's output, padded and in strips,
     its moments, and the picture as phases."""
     strips = [_info(f"strip_{k}", [1, channels, f"rows_{k}", "wp"]) for k in range(_STRIPS)]
-    moments = [_info("mean", [1, channels]), _info("variance", [1, channels])]
+    moments = [_info("mean", [channels]), _info("variance", [channels])]
     return [*strips, *moments, _info("original", [1, 12, "h2", "w2"])]
 
 
@@ -487,11 +471,7 @@ def _emit_strided_stages(out: _Emitter, layers: list[_Layer]) -> str:
             x + "/relu",
         )
 
-    flat = out.constant("3/Norm/moments_shape", np.array([-1], np.int64))
-    moments = (
-        out.node("Reshape", ["mean", flat], "3/Norm/mean_flat"),
-        out.node("Reshape", ["variance", flat], "3/Norm/variance_flat"),
-    )
+    moments = ("mean", "variance")
     scale_shift = out.style_params(first_norm, "3/Norm")
     weight = out.constant("6/Conv/w", first_conv.params["weight"])
     halves = [
@@ -503,7 +483,7 @@ def _emit_strided_stages(out: _Emitter, layers: list[_Layer]) -> str:
         )
         for k in range(_STRIPS)
     ]
-    moments = _moments_of_strips(out, halves, "7/Norm")
+    moments = _moments_of_strips(out, halves, _pixels(out, "original", "7/Norm"), "7/Norm")
     scale_shift = out.style_params(second_norm, "7/Norm")
     weight = out.constant("10/Conv/w", second_conv.params["weight"])
     axis, one, two = out.integer(2, "7/axis"), out.integer(1, "7/one"), out.integer(2, "7/two")
@@ -525,28 +505,13 @@ def _emit_strided_stages(out: _Emitter, layers: list[_Layer]) -> str:
     return out.node("Concat", quarters, "10/Conv", axis=2)
 
 
-def _moments_of_strips(out: _Emitter, strips: list[str], name: str) -> tuple[str, str]:
-    """The per-channel mean and variance ([C] each) of the strips stacked by rows."""
+def _moments_of_strips(out: _Emitter, strips: list[str], count: str, name: str) -> tuple[str, str]:
+    """The per-channel mean and variance ([C] each) of ``strips`` stacked by rows, ``count``
+    pixels in all: E[x] and E[x^2] - E[x]^2, from one sum and one sum of squares per strip."""
     axes = out.constant(name + "/axes", np.array([0, 2, 3], np.int64))
-    sums = [
-        out.node("ReduceSum", [x, axes], f"{name}/sum_{k}", keepdims=0)
-        for k, x in enumerate(strips)
-    ]
-    squares = [
-        out.node("ReduceSumSquare", [x, axes], f"{name}/square_{k}", keepdims=0)
-        for k, x in enumerate(strips)
-    ]
-    count = out.node(
-        "Cast",
-        [
-            out.node(
-                "ReduceProd",
-                [out.node("Shape", ["original"], name + "/size", start=2)],
-                name + "/pixels_int",
-            )
-        ],
-        name + "/pixels",
-        to=onnx.TensorProto.FLOAT,
+    sums, squares = (
+        [out.node(op, [x, axes], f"{name}/{op}_{k}", keepdims=0) for k, x in enumerate(strips)]
+        for op in ("ReduceSum", "ReduceSumSquare")
     )
     mean = out.node("Div", [out.node("Sum", sums, name + "/sum"), count], name + "/mean")
     square = out.node(
@@ -556,7 +521,15 @@ def _moments_of_strips(out: _Emitter, strips: list[str], name: str) -> tuple[str
         "Sub", [square, out.node("Mul", [mean, mean], name + "/mean_squared")], name + "/spread"
     )
     zero = out.constant(name + "/zero", np.array(0.0, np.float32))
+    # Rounding can take a flat channel's spread a little below 0.
     return mean, out.node("Max", [spread, zero], name + "/variance")
+
+
+def _pixels(out: _Emitter, picture: str, name: str) -> str:
+    """How many pixels ``picture`` [1, C, h, w] has, as a float."""
+    size = out.node("Shape", [picture], name + "/size", start=2)
+    count = out.node("ReduceProd", [size], name + "/pixels_int", keepdims=0)
+    return out.node("Cast", [count], name + "/pixels", to=onnx.TensorProto.FLOAT)
 
 
 def _emit_layer(out: _Emitter, layer: _Layer, x: list[str], norm: Norm, name: str) -> str:
