@@ -456,7 +456,7 @@ def _emit_strided_stages(out: _Emitter, layers: list[_Layer]) -> str:
         raise ValueError("the network's third convolution is not padded by one pixel")
 
     def styled(
-        x: str, layer: _Layer, scale_shift: tuple[str, str], moments: tuple[str, str]
+        x: str, layer: _Layer, scale_shift: tuple[str, str], moments: tuple[str, str], name: str
     ) -> str:
         return out.node(
             "Relu",
@@ -464,11 +464,11 @@ def _emit_strided_stages(out: _Emitter, layers: list[_Layer]) -> str:
                 out.node(
                     "BatchNormalization",
                     [x, *scale_shift, *moments],
-                    x + "/styled",
+                    name + "/styled",
                     epsilon=layer.params["epsilon"],
                 )
             ],
-            x + "/relu",
+            name + "/relu",
         )
 
     moments = ("mean", "variance")
@@ -477,7 +477,7 @@ def _emit_strided_stages(out: _Emitter, layers: list[_Layer]) -> str:
     halves = [
         out.node(
             "Conv",
-            [styled(f"strip_{k}", first_norm, scale_shift, moments), weight],
+            [styled(f"strip_{k}", first_norm, scale_shift, moments, f"strips/{k}"), weight],
             f"strips/{k}/half",
             strides=[2, 2],
         )
@@ -499,7 +499,7 @@ def _emit_strided_stages(out: _Emitter, layers: list[_Layer]) -> str:
             else out.node("Slice", [halves[k - 1], last, end, axis], name + "/above")
         )
         rows = out.node("Concat", [above, half], name + "/rows", axis=2)
-        x = styled(rows, second_norm, scale_shift, moments)
+        x = styled(rows, second_norm, scale_shift, moments, name)
         x = out.node("Pad", [x, left], name + "/padded", mode="reflect")
         quarters.append(out.node("Conv", [x, weight], name + "/quarter", strides=[2, 2]))
     return out.node("Concat", quarters, "10/Conv", axis=2)

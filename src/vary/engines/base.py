@@ -100,7 +100,7 @@ class Engine(abc.ABC):
     ) -> Iterator[Variation]:
         """The variations of :meth:`variations`, each yielded as soon as it is made, so that a
         caller can encode one while the engine makes the next. This default makes them all
-        first; an engine that makes them one batch at a time overrides it."""
+        first; an engine that makes them one by one overrides it."""
         yield from self.variations(image, n=n, seed=seed, controls=controls)
 
     def close(self) -> None:  # noqa: B027 - optional hook, most engines hold nothing to release
