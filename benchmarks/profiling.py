@@ -257,11 +257,11 @@ def pipeline_stages(work: Workload, n: int, repeats: int = 3) -> list[Stage]:
     mixes = np.stack([style.style_mix(SEED + i) for i in range(n)])
     engine, _ = _engine()
     runtime = engine.runtime
+    features = runtime.features(image_in)
 
     def body() -> list[np.ndarray]:
         return list(runtime.pictures(features, mixes, style.DEFAULT_STRENGTH))
 
-    features = runtime.features(image_in)
     image = Image.fromarray(body()[0])  # also the warm-up
     png = imaging.encode(image, "png")
     text = base64.b64encode(png).decode()
