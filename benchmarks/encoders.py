@@ -1,7 +1,7 @@
 """What one output picture costs to encode: vary's default PNG, Pillow, and the fast PNG writers
 on PyPI.
 
-vary depends on Pillow, zlib-ng and imagecodecs; the others are measured when they happen to
+vary depends on Pillow, isal (ISA-L) and imagecodecs; the others are measured when they happen to
 be installed (``fpng``, ``fpng-py-fix``, ``opencv-python-headless``) and listed as missing
 otherwise. Every encoder runs once per round, interleaved with the others; lossless ones are
 checked to decode back to the same pixels.
@@ -49,8 +49,8 @@ def _pillow_encoders() -> list[Encoder]:
     from vary import imaging
 
     return [
-        # What a variation is sent as by default (zlib-ng; see vary.imaging._png).
-        Encoder("vary default PNG (Up filter, zlib-ng RLE)", "zlib-ng", True, imaging.encode),
+        # What a variation is sent as by default (ISA-L; see vary.imaging._png).
+        Encoder("vary default PNG (Up filter, ISA-L level 1)", "isal", True, imaging.encode),
         Encoder("Pillow PNG, default (level 6)", "pillow", True, _pillow("PNG")),
         Encoder("Pillow PNG, level 1", "pillow", True, _pillow("PNG", compress_level=1)),
         Encoder("Pillow JPEG q90", "pillow", False, _pillow("JPEG", quality=90)),

@@ -41,7 +41,7 @@ _DISTRIBUTIONS = (
     "fpng",
     "fpng-py-fix",
     "imagecodecs",
-    "zlib-ng",
+    "isal",
     "opencv-python-headless",
 )
 

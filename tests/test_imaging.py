@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import struct
+import threading
 import time
 import warnings
 import zipfile
@@ -895,12 +896,12 @@ def test_merge_alpha_resizes_the_alpha() -> None:
     assert (merged_alpha[:, 14:] == 255).all()
 
 
-PNG_WRITERS = ["zlib-ng", "imagecodecs", "pillow"]
+PNG_WRITERS = ["isal", "imagecodecs", "pillow"]
 
 
 def _use_png_writer(writer: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """Make ``writer`` the one that writes (the ones before it in PNG_WRITERS are missing)."""
-    for missing, module in zip(PNG_WRITERS, ["_zlib_ng", "_imagecodecs"], strict=False):
+    for missing, module in zip(PNG_WRITERS, ["_isal", "_imagecodecs"], strict=False):
         if missing == writer:
             return
         monkeypatch.setattr(imaging, module, None)
@@ -932,7 +933,7 @@ def test_more_png_compression_gives_smaller_files(writer: str, monkeypatch: pyte
 @pytest.mark.parametrize("mode", ["L", "LA", "RGB", "RGBA"])
 @pytest.mark.parametrize("size", [(1, 1), (7, 3), (300, 200)])
 def test_the_default_png_is_read_back_exactly_by_libpng_and_pillow(mode: str, size):
-    assert imaging._zlib_ng is not None  # the writer under test
+    assert imaging._isal is not None  # the writer under test
     image = _noise("RGBA").resize(size).convert(mode)
     data = encode(image, "png")
     pixels = np.asarray(image)
@@ -941,6 +942,43 @@ def test_the_default_png_is_read_back_exactly_by_libpng_and_pillow(mode: str, si
         read.load()  # Pillow checks every chunk's CRC as it reads
         assert (read.mode, read.format) == (mode, "PNG")
         assert np.array_equal(np.asarray(read), pixels)
+
+
+@pytest.mark.parametrize("parts", [2, 3])
+@pytest.mark.parametrize("size", [(7, 3), (300, 200)])
+def test_the_default_png_deflated_in_parts_is_one_valid_stream(parts: int, size, monkeypatch):
+    """Rows deflated in parts, the later ones on another thread, still join into one zlib
+    stream whose Adler-32 (checked by zlib) covers every byte, read back exactly."""
+    monkeypatch.setattr(imaging, "_DEFLATE_PARTS", parts)
+    monkeypatch.setattr(imaging, "_DEFLATE_PART_BYTES", 1)
+    threads = []
+    deflate_part = imaging._deflate_part
+
+    def spy(rows: np.ndarray, *, last: bool) -> bytes:
+        threads.append(threading.get_ident())
+        return deflate_part(rows, last=last)
+
+    monkeypatch.setattr(imaging, "_deflate_part", spy)
+    image = _noise("RGB").resize(size)
+    data = encode(image, "png")
+    assert len(threads) == parts
+    assert threading.get_ident() in threads
+    assert len(set(threads)) > 1
+    (idat,) = [payload for kind, payload in _png_chunks(data) if kind == b"IDAT"]
+    rows = zlib.decompress(idat)  # raises on a wrong Adler-32 or a stream cut short
+    assert len(rows) == size[1] * (1 + 3 * size[0])
+    assert np.array_equal(imagecodecs.png_decode(data), np.asarray(image))
+    with Image.open(io.BytesIO(data)) as read:
+        assert np.array_equal(np.asarray(read), np.asarray(image))
+
+
+def _png_chunks(data: bytes) -> list[tuple[bytes, bytes]]:
+    chunks, at = [], 8
+    while at < len(data):
+        (length,) = struct.unpack(">I", data[at : at + 4])
+        chunks.append((data[at + 4 : at + 8], data[at + 8 : at + 8 + length]))
+        at += 12 + length
+    return chunks
 
 
 def test_the_default_png_stays_near_libpng_size_on_a_variation():
