@@ -4,7 +4,7 @@ The engine is built by ``StyleEngine.from_pretrained()`` itself, exactly as the 
 it, while ``onnxruntime.InferenceSession`` is wrapped to record (and, for the profile, to switch
 profiling on for) every session it creates; so the profile follows whatever the engine's graph
 and options become. The stage timings call vary's own functions, some of them private
-(``vary.engines.style._pad_to_multiple``, ``_mix_back``): if those change, this section reports
+(``vary.engines.style._planes``): if those change, this section reports
 the error and the rest of the run goes on.
 """
 
@@ -251,9 +251,7 @@ def pipeline_stages(work: Workload, n: int, repeats: int = 3) -> list[Stage]:
     size = (work.size, work.size)
     picture = imaging.decode(work.data)
     fitted = imaging.fit(picture, size)
-    original = np.asarray(fitted.convert("RGB"), dtype=np.float32) / 255.0
-    padded = style._pad_to_multiple(original)
-    image_in = np.ascontiguousarray(padded.transpose(2, 0, 1)[None])
+    image_in = style._planes(fitted)
     mixes = np.stack([style.style_mix(SEED + i) for i in range(n)])
     engine, _ = _engine()
     runtime = engine.runtime
@@ -269,12 +267,7 @@ def pipeline_stages(work: Workload, n: int, repeats: int = 3) -> list[Stage]:
     stages = [
         Stage("decode upload (JPEG)", _median_ms(lambda: imaging.decode(work.data), repeats), 1),
         Stage("fit (crop + Lanczos)", _median_ms(lambda: imaging.fit(picture, size), repeats), 1),
-        Stage(
-            "to float32 / 255",
-            _median_ms(lambda: np.asarray(fitted, dtype=np.float32) / 255.0, repeats),
-            1,
-        ),
-        Stage("pad", _median_ms(lambda: style._pad_to_multiple(original), repeats), 1),
+        Stage("to float32 planes, padded", _median_ms(lambda: style._planes(fitted), repeats), 1),
         Stage(
             f"model head ({runtime.name} {runtime.precision})",
             _median_ms(lambda: runtime.features(image_in), 2),

