@@ -176,6 +176,22 @@ def test_onnxruntime_leaves_looks_not_yet_started_when_the_caller_stops(
     assert all(runs)  # side by side, one core each
 
 
+def test_onnxruntime_threads_stop_spinning_when_a_run_ends(onnxruntimes):
+    """Spinning on after a run would take a core from what comes next (the looks after the
+    head, the encoding after a look)."""
+    lanes, one_lane = onnxruntimes
+    sessions = [
+        session
+        for runtime in (lanes, one_lane)
+        for graph in (runtime._head, runtime._body)
+        for session in graph.values()
+    ]
+    assert len(sessions) == 8
+    for session in sessions:
+        options = session.get_session_options()
+        assert options.get_session_config_entry("session.force_spinning_stop") == "1"
+
+
 def test_cores_go_all_to_a_run_alone_and_one_each_to_runs_that_meet():
     cores = _runtime._Cores(2)
     with cores.take() as alone:
