@@ -27,7 +27,6 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 from PIL import Image
-from pydantic import TypeAdapter
 
 from .workload import MODEL_PATH, SEED, Workload
 
@@ -221,7 +220,7 @@ def _dumps(body: Any) -> bytes:
 
 def _responder(text: str, n: int, size: int) -> Callable[[], bytes]:
     """Build and serialise the response body of ``n`` copies of ``text`` as the server does:
-    vary's pydantic response model, dumped to JSON bytes by pydantic. Plain dicts and
+    vary's pydantic response model, as JSON bytes by its ``to_json``. Plain dicts and
     ``json.dumps`` stand in if the API package does not import."""
     try:
         from vary.api import protocol
@@ -229,12 +228,10 @@ def _responder(text: str, n: int, size: int) -> Callable[[], bytes]:
         body = {"created": 0, "data": [{"b64_json": text, "seed": SEED + i} for i in range(n)]}
         return lambda: _dumps(body)
 
-    adapter = TypeAdapter(protocol.ImagesResponse)
-
     def respond() -> bytes:
         items = [protocol.Image(b64_json=text, seed=SEED + i) for i in range(n)]
         answer = protocol.ImagesResponse(created=0, data=items, size=f"{size}x{size}")
-        return adapter.dump_json(answer, exclude_none=True)
+        return answer.to_json()
 
     return respond
 

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import time
-from functools import partial
 from typing import Annotated, Any
 
 import anyio.to_thread
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
-from pydantic import TypeAdapter
 
 from ..engines._styles import STYLES
 from .errors import error_response
@@ -53,13 +51,9 @@ def _service(request: Request) -> ImageService:
     return service
 
 
-_IMAGES_JSON = TypeAdapter(ImagesResponse)
-
-
 async def _images_json(answer: ImagesResponse) -> Response:
     """``answer`` as JSON, rendered in a worker thread: with ``b64_json`` it holds megabytes."""
-    render = partial(_IMAGES_JSON.dump_json, answer, exclude_none=True)
-    return Response(await anyio.to_thread.run_sync(render), media_type="application/json")
+    return Response(await anyio.to_thread.run_sync(answer.to_json), media_type="application/json")
 
 
 @router.post("/v1/images/variations", summary="Create image variations", **_IMAGES)
