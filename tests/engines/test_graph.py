@@ -16,6 +16,8 @@ from vary.engines._graph import (
     MIN_HEIGHT,
     STYLE_INPUT,
     Norm,
+    _Emitter,
+    _info,
     build_graphs,
     space_to_depth_kernel,
     upsampling_kernel,
@@ -214,6 +216,22 @@ def test_upsampling_kernel_computes_upsample_pad_and_convolution(inputs, outputs
     (got,) = _session(phased).run(None, {"x": picture})
     assert want.shape == (2, outputs, 40, 36)
     assert np.abs(got - _phases(want)).max() < 1e-4
+
+
+@pytest.mark.parametrize("runner", sorted(RUNNERS))
+@pytest.mark.parametrize("channels", [3, 8])
+def test_unfold_puts_each_phase_in_its_place(runner: str, channels: int):
+    out = _Emitter("t")
+    unfolded = out.unfold("x", channels, "unfold")
+    model = out.model(
+        [_info("x", [1, 4 * channels, "h", "w"])], {unfolded: _info("y", [1, channels, "H", "W"])}
+    )
+    phases = np.random.default_rng(channels).standard_normal((1, 4 * channels, 5, 7))
+    phases = phases.astype(np.float32)
+    (got,) = RUNNERS[runner](model)({"x": phases}).values()
+    # Channel c * 4 + py * 2 + px holds pixel (2y + py, 2x + px) of channel c.
+    want = phases.reshape(1, channels, 2, 2, 5, 7).transpose(0, 1, 4, 2, 5, 3)
+    assert np.array_equal(got, want.reshape(1, channels, 10, 14))
 
 
 def _conv_model(

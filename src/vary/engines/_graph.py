@@ -319,6 +319,16 @@ class _Emitter:
         )
         return scale, shift
 
+    def unfold(self, x: str, channels: int, name: str) -> str:
+        """Phases [1, 4C, h, w] (CRD order, see :func:`_emit_tail`) as the picture
+        [1, C, 2h, 2w]: a ConvTranspose whose one-hot kernel puts each phase in its place,
+        exactly; in onnxruntime three to four times as fast as DepthToSpace."""
+        weight = np.zeros((4 * channels, 1, 2, 2), np.float32)
+        for phase in range(4):
+            weight[phase::4, 0, phase // 2, phase % 2] = 1.0
+        kernel = self.constant(name + "/w", weight)
+        return self.node("ConvTranspose", [x, kernel], name, strides=[2, 2], group=channels)
+
     def reshape(self, x: str, shape: list[int], name: str) -> str:
         target = self.constant(name + "/shape", np.array(shape, np.int64))
         return self.node("Reshape", [x, target], name)
@@ -424,7 +434,7 @@ def _emit_body(layers: list[_Layer], norm: Norm, *, finish: bool) -> onnx.ModelP
     styles = _info(STYLE_INPUT, [1, len(layers[3].params["gamma"])])
     inputs = [*_head_outputs(channels), styles]
     if not finish:
-        stylized = out.node("DepthToSpace", [phases], "stylized", blocksize=2, mode="CRD")
+        stylized = out.unfold(phases, 3, "stylized")
         return out.model(inputs, {stylized: _info("stylized", [1, 3, "h", "w"])})
     pictures = _emit_finish(out, phases)
     inputs.append(_info("strength", [1, 1, 1, 1]))
@@ -560,7 +570,7 @@ def _emit_tail(out: _Emitter, layers: list[_Layer], start: int, norm: Norm) -> s
     each channel's four phases as one plane. The first stage's phases are unfolded (in 8
     channels at half size); the second stage's stay phases through the 9x9 convolution, which
     reads and writes phases (:func:`space_to_depth_kernel`), and the finish unfolds them once,
-    in 8 bits. No full-size tensor is upsampled, padded, folded or unfolded.
+    rounded (:meth:`_Emitter.unfold`). No full-size tensor is upsampled, padded or folded.
     """
     tail = layers[start:]
     if tuple(layer.op for layer in tail) != _TAIL:
@@ -571,7 +581,7 @@ def _emit_tail(out: _Emitter, layers: list[_Layer], start: int, norm: Norm) -> s
     ):
         raise ValueError("unexpected last convolution")
     first = _emit_upsampling(out, out.names[tail[0].inputs[0]], tail[:5], norm, "tail/up_1")
-    x = out.node("DepthToSpace", [first], "tail/up_1/pixels", blocksize=2, mode="CRD")
+    x = out.unfold(first, tail[2].params["weight"].shape[0], "tail/up_1/pixels")
     x = _emit_upsampling(out, x, tail[5:10], norm, "tail/up_2")
     x = _pad_phases(out, x, int(wide_pad.params["pads"][2]) // 2, "tail/padded")
     x = out.conv(x, space_to_depth_kernel(wide.params["weight"]), "tail/wide")
@@ -709,7 +719,7 @@ def space_to_depth_kernel(weight: np.ndarray) -> np.ndarray:
 
 def _emit_finish(out: _Emitter, phases: str) -> str:
     """``original + strength * (look - original)``, to 8 bits with rounding, as pixels
-    [1, h, w, 3]: the phases are unfolded once, in 8 bits."""
+    [1, h, w, 3]: the phases are unfolded once, as the last floats."""
     delta = out.node("Sub", [phases, "original"], "finish/delta")
     mixed = out.node(
         "Add", [out.node("Mul", [delta, "strength"], "finish/scaled"), "original"], "finish/mixed"
@@ -731,10 +741,9 @@ def _emit_finish(out: _Emitter, phases: str) -> str:
     clipped = out.node(
         "Floor", [out.node("Clip", [scaled, low, high], "finish/clip")], "finish/floor"
     )
-    levels = out.node("Cast", [clipped], "finish/uint8", to=onnx.TensorProto.UINT8)
-    # Unfolding and going channels-last in two steps is twice as fast as one 6-d Transpose.
-    pixels = out.node("DepthToSpace", [levels], "finish/pixels", blocksize=2, mode="CRD")
-    return out.node("Transpose", [pixels], "finish/channels_last", perm=[0, 2, 3, 1])
+    pixels = out.unfold(clipped, 3, "finish/pixels")
+    levels = out.node("Cast", [pixels], "finish/uint8", to=onnx.TensorProto.UINT8)
+    return out.node("Transpose", [levels], "finish/channels_last", perm=[0, 2, 3, 1])
 
 
 def _info(name: str, shape: list[int | str]) -> onnx.ValueInfoProto:
