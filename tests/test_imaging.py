@@ -12,6 +12,7 @@ import time
 import warnings
 import zipfile
 import zlib
+from typing import Any
 
 import imagecodecs
 import numpy as np
@@ -848,6 +849,53 @@ def test_fit_keeps_alpha_geometry_without_dark_fringes(size: tuple[int, int]) ->
     assert (rgb[alpha > 0] == 255).all()
 
 
+@pytest.mark.parametrize("parts", [2, 3])
+@pytest.mark.parametrize("mode", ["RGB", "RGBA", "L", "LA"])
+@pytest.mark.parametrize(
+    ("source", "size"),
+    [
+        ((512, 512), (1024, 1024)),  # the benchmark's upscale
+        ((3000, 2000), (1024, 1000)),  # a phone photo, down by almost 3x
+        ((700, 1000), (600, 900)),  # band edges on multiples of 6, off the even split
+        ((512, 512), (1000, 1000)),
+        ((334, 333), (1024, 1024)),  # 334 and 1024 share only 2: two bands at most
+    ],
+)
+def test_resizing_in_bands_of_columns_gives_the_pixels_of_one_resize(
+    parts: int, mode: str, source, size, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(imaging, "_PARTS", parts)
+    workers, handed = imaging._workers, []
+
+    class Workers:
+        def submit(self, *args: Any) -> Any:
+            handed.append(args)
+            return workers.submit(*args)
+
+    monkeypatch.setattr(imaging, "_workers", Workers())
+    rng = np.random.default_rng(5)
+    smooth = Image.fromarray(rng.integers(0, 256, (40, 60, 4), dtype=np.uint8))
+    image = smooth.resize(source, Image.Resampling.BICUBIC).convert(mode)
+    whole = image.resize(size, Image.Resampling.LANCZOS, reducing_gap=3.0)
+    assert np.array_equal(np.asarray(fit(image, size, "stretch")), np.asarray(whole))
+    assert handed  # the bands after the first were resampled on a worker thread
+
+
+@pytest.mark.parametrize(
+    ("source", "size"),
+    [
+        ((511, 300), (1024, 1024)),  # no band edge on a whole source column
+        ((7000, 7000), (1024, 1024)),  # shrunk by block averages first
+        ((64, 64), (128, 128)),  # too small to be worth a thread
+    ],
+)
+def test_resizing_stays_whole_where_bands_would_not_pay_or_would_change_pixels(
+    source, size, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(imaging, "_PARTS", 2)
+    assert imaging._column_bands(Image.new("RGB", source), size) == [(0, size[0])]
+
+
 def test_fit_rejects_an_empty_size() -> None:
     with pytest.raises(ValueError, match="positive"):
         fit(_quadrants(), (0, 10))
@@ -949,7 +997,7 @@ def test_the_default_png_is_read_back_exactly_by_libpng_and_pillow(mode: str, si
 def test_the_default_png_deflated_in_parts_is_one_valid_stream(parts: int, size, monkeypatch):
     """Rows deflated in parts, the later ones on another thread, still join into one zlib
     stream whose Adler-32 (checked by zlib) covers every byte, read back exactly."""
-    monkeypatch.setattr(imaging, "_DEFLATE_PARTS", parts)
+    monkeypatch.setattr(imaging, "_PARTS", parts)
     monkeypatch.setattr(imaging, "_DEFLATE_PART_BYTES", 1)
     threads = []
     deflate_part = imaging._deflate_part
