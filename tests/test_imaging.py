@@ -881,6 +881,17 @@ def test_resizing_in_bands_of_columns_gives_the_pixels_of_one_resize(
     assert handed  # the bands after the first were resampled on a worker thread
 
 
+def test_resizing_in_bands_reads_a_picture_not_yet_read_once(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setattr(imaging, "_PARTS", 2)
+    rng = np.random.default_rng(6)
+    smooth = Image.fromarray(rng.integers(0, 256, (30, 30, 3), dtype=np.uint8))
+    data = _encode(smooth.resize((512, 512), Image.Resampling.BICUBIC), "PNG")
+    with Image.open(io.BytesIO(data)) as lazy, Image.open(io.BytesIO(data)) as reference:
+        banded = fit(lazy, (1024, 1024), "stretch")
+        whole = reference.resize((1024, 1024), Image.Resampling.LANCZOS, reducing_gap=3.0)
+    assert np.array_equal(np.asarray(banded), np.asarray(whole))
+
+
 @pytest.mark.parametrize(
     ("source", "size"),
     [

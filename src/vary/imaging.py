@@ -201,6 +201,7 @@ def _resize(image: Image.Image, size: tuple[int, int]) -> Image.Image:
         # Pillow premultiplies RGBA while resampling: transparent pixels bleed no dark edges.
         return image.resize(size, Image.Resampling.LANCZOS, reducing_gap=_REDUCING_GAP)
     width, height = size
+    image.load()  # here, once: a picture still to be read must not be read by two threads
 
     def band(first: int, end: int) -> Image.Image:
         box = (image.width * first // width, 0, image.width * end // width, image.height)
