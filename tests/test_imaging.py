@@ -1013,9 +1013,9 @@ def test_the_default_png_deflated_in_parts_is_one_valid_stream(parts: int, size,
     threads = []
     deflate_part = imaging._deflate_part
 
-    def spy(rows: np.ndarray, *, last: bool) -> bytes:
+    def spy(rows: np.ndarray, last: bool) -> bytes:
         threads.append(threading.get_ident())
-        return deflate_part(rows, last=last)
+        return deflate_part(rows, last)
 
     monkeypatch.setattr(imaging, "_deflate_part", spy)
     image = _noise("RGB").resize(size)

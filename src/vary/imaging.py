@@ -19,9 +19,9 @@ import os
 import re
 import struct
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import IO, Any, Literal, get_args
+from typing import IO, Any, Literal, TypeVar, get_args
 
 import numpy as np
 from PIL import (
@@ -54,6 +54,15 @@ except ImportError:  # libpng (or Pillow) writes the default PNG, at a quarter o
 #: How many parts of one picture are resized or deflated at once: one per core, up to four.
 _PARTS = min(4, os.cpu_count() or 1)
 _workers = ThreadPoolExecutor(max(1, _PARTS - 1), thread_name_prefix="vary-imaging")
+_Made = TypeVar("_Made")
+
+
+def _side_by_side(work: Callable[..., _Made], parts: Sequence[tuple[Any, ...]]) -> list[_Made]:
+    """``work(*part)`` for each of ``parts``, in order: the first on this thread while the
+    worker threads do the others (Pillow and ISA-L release the GIL)."""
+    later = [_workers.submit(work, *part) for part in parts[1:]]
+    return [work(*parts[0]), *(future.result() for future in later)]
+
 
 __all__ = [
     "ACCEPTED_FORMATS",
@@ -207,11 +216,9 @@ def _resize(image: Image.Image, size: tuple[int, int]) -> Image.Image:
         box = (image.width * first // width, 0, image.width * end // width, image.height)
         return image.resize((end - first, height), Image.Resampling.LANCZOS, box=box)
 
-    later = [_workers.submit(band, first, end) for first, end in bands[1:]]
     result = Image.new(image.mode, size)
-    result.paste(band(*bands[0]), (0, 0))
-    for (first, _), made in zip(bands[1:], later, strict=True):
-        result.paste(made.result(), (first, 0))
+    for (first, _), made in zip(bands, _side_by_side(band, bands), strict=True):
+        result.paste(made, (first, 0))
     return result
 
 
@@ -376,17 +383,13 @@ def _deflate(rows: np.ndarray) -> bytes:
     leaves it on a byte boundary), so the parts join into one deflate stream; the zlib header
     and the Adler-32 of all the bytes wrap them."""
     count = max(1, min(_PARTS, len(rows), rows.nbytes // _DEFLATE_PART_BYTES))
-    parts = np.array_split(rows, count)
-    later = [
-        _workers.submit(_deflate_part, part, last=index == count - 1)
-        for index, part in enumerate(parts[1:], start=1)
-    ]
-    deflated = [_deflate_part(parts[0], last=count == 1), *(part.result() for part in later)]
+    parts = [(part, index == count - 1) for index, part in enumerate(np.array_split(rows, count))]
+    deflated = _side_by_side(_deflate_part, parts)
     checksum = struct.pack(">I", _isal.adler32(rows))
     return b"".join([_ZLIB_HEADER, *deflated, checksum])
 
 
-def _deflate_part(rows: np.ndarray, *, last: bool) -> bytes:
+def _deflate_part(rows: np.ndarray, last: bool) -> bytes:
     # Raw deflate (negative window bits): no header or checksum of its own.
     deflate = _isal.compressobj(_DEFLATE_LEVEL, _isal.DEFLATED, -15)
     flush = _isal.Z_FINISH if last else _isal.Z_SYNC_FLUSH
