@@ -7,7 +7,7 @@ every convolution, and takes one style vector per call. :func:`build_graphs` rea
 and writes the same network as two graphs:
 
 - ``head`` maps ``image`` [1, 3, h, w] to the first convolution's output (9x9, 40% of the
-  multiply-adds), not yet normalised, with its per-channel ``mean`` and ``variance`` [1, 32]. It
+  multiply-adds), not yet normalised, with its per-channel ``mean`` and ``variance`` [32]. It
   does not depend on the style, so a request runs it once for all n variations. The output
   leaves the head reflect-padded for the next convolution and cut into ``strip_0`` ...
   ``strip_15``, horizontal strips of rows (a reflect pad commutes with the per-pixel scale,
@@ -493,6 +493,7 @@ def _emit_strided_stages(out: _Emitter, layers: list[_Layer]) -> str:
         )
         for k in range(_STRIPS)
     ]
+    # The half-size stage has as many pixels as the picture's phases (``original``).
     moments = _moments_of_strips(out, halves, _pixels(out, "original", "7/Norm"), "7/Norm")
     scale_shift = out.style_params(second_norm, "7/Norm")
     weight = out.constant("10/Conv/w", second_conv.params["weight"])
