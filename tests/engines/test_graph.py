@@ -23,6 +23,7 @@ from vary.engines._graph import (
     upsampling_kernel,
 )
 from vary.engines._package import packaged_models
+from vary.engines._runtime import OnnxRuntime, OpenVinoRuntime
 from vary.engines.style import MODEL_FILE, style_mix
 
 SHIPPED = packaged_models() / MODEL_FILE
@@ -74,6 +75,13 @@ def _onnxruntime_run(model: onnx.ModelProto):
 
 
 RUNNERS = {"onnxruntime": _onnxruntime_run, "openvino": _openvino_run}
+# The norm each runtime's engine builds its graphs with.
+NORMS = {"onnxruntime": OnnxRuntime.norm, "openvino": OpenVinoRuntime.norm}
+
+
+def _features(head, picture: np.ndarray) -> dict[str, np.ndarray]:
+    """What the body takes besides the look's inputs: the head's outputs and the picture."""
+    return head({"image": picture}) | {"image": picture}
 
 
 def _mixes(rng: np.random.Generator) -> np.ndarray:
@@ -93,7 +101,7 @@ def test_rebuilt_graphs_match_the_shipped_model(shipped, runner: str, norm: Norm
         rng = np.random.default_rng(height * width)
         picture = rng.random((1, 3, height, width), dtype=np.float32)
         mixes = _mixes(rng)
-        features = head({"image": picture})  # once for all looks
+        features = _features(head, picture)  # once for all looks
         for mix in mixes:
             look = body(features | {"style_weights": mix[None]})["stylized"]
             assert look.shape == (1, 3, height, width)
@@ -136,21 +144,22 @@ def test_low_contrast_pictures_keep_their_precision(runner: str):
         (want,) = exact.run(
             None, {"image": picture.astype(np.float64), STYLE_INPUT: mix.astype(float)}
         )
-        got = body(head({"image": picture}) | {STYLE_INPUT: mix[None]})["stylized"]
+        got = body(_features(head, picture) | {STYLE_INPUT: mix[None]})["stylized"]
         assert np.abs(got - want).max() < 1e-4
 
 
-def test_finish_mixes_back_and_rounds_to_eight_bits():
+@pytest.mark.parametrize("runner", sorted(RUNNERS))
+def test_finish_mixes_back_and_rounds_to_eight_bits(runner: str):
     model = onnx.load(str(SHIPPED))
-    float_graphs = build_graphs(model, finish=False)
-    graphs = build_graphs(model)
+    float_graphs = build_graphs(model, norm=NORMS[runner], finish=False)
+    graphs = build_graphs(model, norm=NORMS[runner])
     head, looks_of, pictures_of = (
-        _onnxruntime_run(graph) for graph in (graphs.head, float_graphs.body, graphs.body)
+        RUNNERS[runner](graph) for graph in (graphs.head, float_graphs.body, graphs.body)
     )
     rng = np.random.default_rng(7)
     picture = rng.integers(0, 256, (1, 3, 96, 128)).astype(np.float32) / 255
     mixes = _mixes(rng)[:3]
-    features = head({"image": picture})
+    features = _features(head, picture)
     original = np.ascontiguousarray(picture.transpose(0, 2, 3, 1))
     for mix, strength in zip(mixes, (0.0, 0.5, 1.0), strict=True):
         feeds = features | {"style_weights": mix[None]}

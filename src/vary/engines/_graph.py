@@ -11,22 +11,21 @@ and writes the same network as two graphs:
   does not depend on the style, so a request runs it once for all n variations. The output
   leaves the head reflect-padded for the next convolution and cut into ``strip_0`` ...
   ``strip_15``, horizontal strips of rows (a reflect pad commutes with the per-pixel scale,
-  shift and Relu that come between). The head also hands over ``original``, the picture as
-  phases (see below), for the finish.
-- ``body`` maps the strips, the moments and ``style_weights`` [1, 26] to one look: one look
-  per call, so that each norm applies the look's own scale and shift (``style_weights @
-  table``) in the pass that normalises. The two stride-2 stages run strip by strip, so that
-  neither the full-size stage nor the half-size one is ever in memory whole (see
-  ``_emit_strided_stages``); their norms are ``BatchNormalization`` with moments from the
+  shift and Relu that come between).
+- ``body`` maps the strips, the moments, the ``image`` and ``style_weights`` [1, 26] to one
+  look: one look per call, so that each norm applies the look's own scale and shift
+  (``style_weights @ table``) in the pass that normalises. The two stride-2 stages run strip
+  by strip, so that neither the full-size stage nor the half-size one is ever in memory whole
+  (see ``_emit_strided_stages``); their norms are ``BatchNormalization`` with moments from the
   head and from sums over the strips. Each later norm is one ``InstanceNormalization`` (or
   the mean/variance chain OpenVINO fuses, then the scale and shift). The decoder, whose
   convolutions write 8, 4 and 3 channels (SIMD lanes of eight fill them badly), runs at half
   size on "phases", four pixels of a picture twice the size held as four channels (see
   ``_emit_tail``): each upsampling and its convolution are one convolution, and no full-size
   tensor is upsampled, padded or unfolded before the last step. With ``finish`` the body also
-  mixes the look with the head's ``original`` (the picture as phases) by ``strength`` and
-  rounds to ``pictures`` uint8 [1, h, w, 3], ready to encode; without it, it ends in
-  ``stylized`` [1, 3, h, w] as the shipped model does (the equivalence tests compare that).
+  mixes the look with the ``image`` by ``strength`` and rounds to ``pictures`` uint8
+  [1, h, w, 3], ready to encode; without it, it ends in ``stylized`` [1, 3, h, w] as the
+  shipped model does (the equivalence tests compare that).
 
 Any graph that is not the chain of Pad/Conv/norm/Relu/residual Add/Resize/Sigmoid the shipped
 model is raises ``ValueError``, so a changed model file fails at start-up, not in the pictures.
@@ -319,15 +318,23 @@ class _Emitter:
         )
         return scale, shift
 
-    def unfold(self, x: str, channels: int, name: str) -> str:
+    def unfold(
+        self, x: str, channels: int, name: str, *, scale: str | None = None, shift: float = 0.0
+    ) -> str:
         """Phases [1, 4C, h, w] (CRD order, see :func:`_emit_tail`) as the picture
         [1, C, 2h, 2w]: a ConvTranspose whose one-hot kernel puts each phase in its place,
-        exactly; in onnxruntime three to four times as fast as DepthToSpace."""
+        exactly; in onnxruntime three to four times as fast as DepthToSpace. ``scale`` (a
+        tensor of one value) multiplies the kernel and ``shift`` is added, in the same pass."""
         weight = np.zeros((4 * channels, 1, 2, 2), np.float32)
         for phase in range(4):
             weight[phase::4, 0, phase // 2, phase % 2] = 1.0
         kernel = self.constant(name + "/w", weight)
-        return self.node("ConvTranspose", [x, kernel], name, strides=[2, 2], group=channels)
+        if scale is not None:
+            kernel = self.node("Mul", [kernel, scale], name + "/scaled_w")
+        inputs = [x, kernel]
+        if shift:
+            inputs.append(self.constant(name + "/b", np.full(channels, shift, np.float32)))
+        return self.node("ConvTranspose", inputs, name, strides=[2, 2], group=channels)
 
     def reshape(self, x: str, shape: list[int], name: str) -> str:
         target = self.constant(name + "/shape", np.array(shape, np.int64))
@@ -355,7 +362,7 @@ def _emit_head(layers: list[_Layer]) -> onnx.ModelProto:
     )
     x = out.conv(out.pad(centred, pad, "pad"), conv.params["weight"], "conv")
     mean, variance = _moments_of_strips(out, [x], _pixels(out, x, "moments"), "moments")
-    tensors = [*_emit_strips(out, x), mean, variance, _emit_phases_of_image(out)]
+    tensors = [*_emit_strips(out, x), mean, variance]
     outputs = dict(zip(tensors, _head_outputs(channels), strict=True))
     return out.model([_info("image", [1, 3, "h", "w"])], outputs)
 
@@ -402,22 +409,12 @@ def _emit_strips(out: _Emitter, x: str) -> list[str]:
     return strips
 
 
-def _emit_phases_of_image(out: _Emitter) -> str:
-    """``image`` [1, 3, 2h, 2w] as phases [1, 12, h, w] (see :func:`_emit_tail`), for the
-    finish to mix each look with."""
-    # SpaceToDepth writes channel (py * 2 + px) * 3 + c; phases are c * 4 + py * 2 + px.
-    # Folding and then gathering the channels is three times as fast as one 6-d Transpose.
-    folded = out.node("SpaceToDepth", ["image"], "original/folded", blocksize=2)
-    order = np.array([phase * 3 + colour for colour in range(3) for phase in range(4)])
-    return out.node("Gather", [folded, out.constant("original/order", order)], "original", axis=1)
-
-
 def _head_outputs(channels: int) -> list[onnx.ValueInfoProto]:
     """What the head hands the body: the first convolution's output, padded and in strips,
-    its moments, and the picture as phases."""
+    and its moments."""
     strips = [_info(f"strip_{k}", [1, channels, f"rows_{k}", "wp"]) for k in range(_STRIPS)]
     moments = [_info("mean", [channels]), _info("variance", [channels])]
-    return [*strips, *moments, _info("original", [1, 12, "h2", "w2"])]
+    return [*strips, *moments]
 
 
 def _emit_body(layers: list[_Layer], norm: Norm, *, finish: bool) -> onnx.ModelProto:
@@ -432,7 +429,7 @@ def _emit_body(layers: list[_Layer], norm: Norm, *, finish: bool) -> onnx.ModelP
         out.names[number] = _emit_layer(out, layer, x_in, norm, name)
     phases = _emit_tail(out, layers, tail, norm)
     styles = _info(STYLE_INPUT, [1, len(layers[3].params["gamma"])])
-    inputs = [*_head_outputs(channels), styles]
+    inputs = [*_head_outputs(channels), _info("image", [1, 3, "h", "w"]), styles]
     if not finish:
         stylized = out.unfold(phases, 3, "stylized")
         return out.model(inputs, {stylized: _info("stylized", [1, 3, "h", "w"])})
@@ -493,8 +490,13 @@ def _emit_strided_stages(out: _Emitter, layers: list[_Layer]) -> str:
         )
         for k in range(_STRIPS)
     ]
-    # The half-size stage has as many pixels as the picture's phases (``original``).
-    moments = _moments_of_strips(out, halves, _pixels(out, "original", "7/Norm"), "7/Norm")
+    # The half-size stage has a quarter of the picture's pixels.
+    quarter = out.node(
+        "Div",
+        [_pixels(out, "image", "7/Norm"), out.constant("7/Norm/four", np.array(4.0, np.float32))],
+        "7/Norm/quarter",
+    )
+    moments = _moments_of_strips(out, halves, quarter, "7/Norm")
     scale_shift = out.style_params(second_norm, "7/Norm")
     weight = out.constant("10/Conv/w", second_conv.params["weight"])
     axis, one, two = out.integer(2, "7/axis"), out.integer(1, "7/one"), out.integer(2, "7/two")
@@ -719,32 +721,24 @@ def space_to_depth_kernel(weight: np.ndarray) -> np.ndarray:
 
 
 def _emit_finish(out: _Emitter, phases: str) -> str:
-    """``original + strength * (look - original)``, to 8 bits with rounding, as pixels
-    [1, h, w, 3]: the phases are unfolded once, as the last floats."""
-    delta = out.node("Sub", [phases, "original"], "finish/delta")
-    mixed = out.node(
-        "Add", [out.node("Mul", [delta, "strength"], "finish/scaled"), "original"], "finish/mixed"
-    )
-    scaled = out.node(
-        "Add",
-        [
-            out.node(
-                "Mul",
-                [mixed, out.constant("finish/255", np.array(255.0, np.float32))],
-                "finish/levels",
-            ),
-            out.constant("finish/half", np.array(0.5, np.float32)),
-        ],
-        "finish/rounding",
-    )
-    low = out.constant("finish/low", np.array(0.0, np.float32))
-    high = out.constant("finish/high", np.array(255.0, np.float32))
-    clipped = out.node(
-        "Floor", [out.node("Clip", [scaled, low, high], "finish/clip")], "finish/floor"
-    )
-    pixels = out.unfold(clipped, 3, "finish/pixels")
-    levels = out.node("Cast", [pixels], "finish/uint8", to=onnx.TensorProto.UINT8)
-    return out.node("Transpose", [levels], "finish/channels_last", perm=[0, 2, 3, 1])
+    """``image + strength * (look - image)`` to 8 bits with rounding, as pixels [1, h, w, 3]:
+    ``255 * strength * look``, unfolded, plus ``255 * (1 - strength) * image + 0.5``.
+
+    The unfold scales the look and adds the half on the way (its kernel and bias), so a look
+    costs two passes over its floats besides the unfold. No clip is needed: the look (a
+    sigmoid), the picture and ``strength`` lie in 0-1, so the levels lie in 0.5-255.5, and
+    the cast to 8 bits truncates them to 0-255 (both runtimes; the finish test checks).
+    """
+    levels = out.constant("finish/255", np.array(255.0, np.float32))
+    one = out.constant("finish/one", np.array(1.0, np.float32))
+    keep = out.node("Sub", [one, "strength"], "finish/keep")
+    look_levels = out.node("Mul", ["strength", levels], "finish/look_levels")
+    image_levels = out.node("Mul", [keep, levels], "finish/image_levels")
+    look = out.unfold(phases, 3, "finish/look", scale=look_levels, shift=0.5)
+    image = out.node("Mul", ["image", image_levels], "finish/image")
+    mixed = out.node("Add", [look, image], "finish/mixed")
+    pixels = out.node("Cast", [mixed], "finish/uint8", to=onnx.TensorProto.UINT8)
+    return out.node("Transpose", [pixels], "finish/channels_last", perm=[0, 2, 3, 1])
 
 
 def _info(name: str, shape: list[int | str]) -> onnx.ValueInfoProto:

@@ -51,7 +51,8 @@ class StyleRuntime(Protocol):
 
     def features(self, image: np.ndarray) -> dict[str, Any]:
         """The head's outputs for ``image`` [1, 3, h, w] float32 (h and w multiples of 4, at
-        least ``MIN_HEIGHT`` rows), by name."""
+        least ``MIN_HEIGHT`` rows), by name, and ``image`` itself, which each look is mixed
+        with."""
         ...
 
     def pictures(
@@ -206,7 +207,7 @@ class OnnxRuntime(_Runtime):
 
     def features(self, image: np.ndarray) -> dict[str, Any]:
         outputs = self._run(self._head, {"image": image})
-        return dict(zip(self._head_outputs, outputs, strict=True))
+        return dict(zip(self._head_outputs, outputs, strict=True)) | {"image": image}
 
     def pictures(
         self, features: dict[str, Any], mixes: np.ndarray, strength: float
@@ -331,13 +332,13 @@ class OpenVinoRuntime(_Runtime):
         head = compiled["head"]
         head.infer({"image": image})
         # The head's output buffers are reused by its next call; the body reads them in place.
-        return {name: head.get_output_tensor(i) for i, name in enumerate(self._head_outputs)}
+        outputs = {name: head.get_output_tensor(i) for i, name in enumerate(self._head_outputs)}
+        return outputs | {"image": image}
 
     def pictures(
         self, features: dict[str, Any], mixes: np.ndarray, strength: float
     ) -> Iterator[np.ndarray]:
-        # The picture as phases: [1, 12, h / 2, w / 2].
-        compiled = self._for_size(tuple(2 * side for side in features["original"].shape[2:]))
+        compiled = self._for_size(features["image"].shape[2:])
         for mix in mixes:
             feeds = self._body_feeds(features, mix, strength)
             if "body" not in compiled:
