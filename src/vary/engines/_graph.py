@@ -17,12 +17,12 @@ and writes the same network as two graphs:
   (``style_weights @ table``) in the pass that normalises. The two stride-2 stages run strip
   by strip, so that neither the full-size stage nor the half-size one is ever in memory whole
   (see ``_emit_strided_stages``); their norms take moments from the head and from sums over
-  the strips. Each later norm is one ``InstanceNormalization`` (or
-  the mean/variance chain OpenVINO fuses, then the scale and shift). The decoder, whose
-  convolutions write 8, 4 and 3 channels (SIMD lanes of eight fill them badly), runs at half
-  size on "phases", four pixels of a picture twice the size held as four channels (see
-  ``_emit_tail``): each upsampling and its convolution are one convolution, and no full-size
-  tensor is upsampled, padded or unfolded before the last step. With ``finish`` the body also
+  the strips. Each later norm is one ``InstanceNormalization`` (or the mean/variance chain
+  OpenVINO fuses, then the scale and shift). The decoder, whose convolutions write 8, 4 and 3
+  channels (SIMD lanes of eight fill them badly), runs at half size on "phases", four pixels
+  of a picture twice the size held as four channels (see ``_emit_tail``): each upsampling and
+  its convolution are one convolution, and no full-size tensor is upsampled, padded or
+  unfolded before the last step. With ``finish`` the body also
   mixes the look with the ``image`` by ``strength`` and rounds to ``pictures`` uint8
   [1, h, w, 3], ready to encode; without it, it ends in ``stylized`` [1, 3, h, w] as the
   shipped model does (the equivalence tests compare that).
