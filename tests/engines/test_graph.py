@@ -16,6 +16,7 @@ from vary.engines._graph import (
     MIN_HEIGHT,
     STYLE_INPUT,
     Norm,
+    _emit_finish,
     _Emitter,
     _info,
     build_graphs,
@@ -171,6 +172,29 @@ def test_finish_mixes_back_and_rounds_to_eight_bits(runner: str):
             assert np.array_equal(pictures, np.rint(original * 255).astype(np.uint8))
         expected = strength * look.transpose(0, 2, 3, 1) + (1 - strength) * original
         assert np.abs(pictures.astype(int) - np.rint(expected * 255)).max() <= 1
+
+
+@pytest.mark.parametrize("runner", sorted(RUNNERS))
+def test_finish_clips_levels_past_255_instead_of_wrapping(runner: str):
+    """In bf16 (not on this machine) the levels can round up to 256; a look a little over 1
+    stands in for that here. The top level is kept, where onnxruntime's cast alone wraps to
+    0 (OpenVINO's saturates)."""
+    out = _Emitter("t")
+    pixels = _emit_finish(out, "phases")
+    info = helper.make_tensor_value_info("pictures", onnx.TensorProto.UINT8, [1, "h", "w", 3])
+    inputs = [
+        _info("phases", [1, 12, "h2", "w2"]),
+        _info("image", [1, 3, "h", "w"]),
+        _info("strength", [1, 1, 1, 1]),
+    ]
+    finish = RUNNERS[runner](out.model(inputs, {pixels: info}))
+    over = np.full((1, 12, 2, 3), 1.004, np.float32)  # 255 * 1.004 + 0.5 = 256.5
+    feeds = {
+        "image": np.ones((1, 3, 4, 6), np.float32),
+        "strength": np.ones((1, 1, 1, 1), np.float32),
+    }
+    (pictures,) = finish(feeds | {"phases": over}).values()
+    assert (pictures == 255).all()
 
 
 def _phases(picture: np.ndarray) -> np.ndarray:

@@ -736,10 +736,11 @@ def _emit_finish(out: _Emitter, phases: str) -> str:
     """``image + strength * (look - image)`` to 8 bits with rounding, as pixels [1, h, w, 3]:
     ``255 * strength * look``, unfolded, plus ``255 * (1 - strength) * image + 0.5``.
 
-    The unfold scales the look and adds the half on the way (its kernel and bias), so a look
-    costs two passes over its floats besides the unfold. No clip is needed: the look (a
-    sigmoid), the picture and ``strength`` lie in 0-1, so the levels lie in 0.5-255.5, and
-    the cast to 8 bits truncates them to 0-255 (both runtimes; the finish test checks).
+    The unfold scales the look and adds the half on the way (its kernel and bias). The look
+    (a sigmoid), the picture and ``strength`` lie in 0-1, so the levels lie in 0.5-255.5, and
+    the cast to 8 bits truncates them to 0-255 (both runtimes; the finish test checks): no
+    floor, and no clip below. The clip above is for bf16, whose steps of one level above 128
+    can round 255.5 up to 256, which onnxruntime's cast wraps to 0.
     """
     levels = out.constant("finish/255", np.array(255.0, np.float32))
     one = out.constant("finish/one", np.array(1.0, np.float32))
@@ -749,7 +750,8 @@ def _emit_finish(out: _Emitter, phases: str) -> str:
     look = out.unfold(phases, 3, "finish/look", scale=look_levels, shift=0.5)
     image = out.node("Mul", ["image", image_levels], "finish/image")
     mixed = out.node("Add", [look, image], "finish/mixed")
-    pixels = out.node("Cast", [mixed], "finish/uint8", to=onnx.TensorProto.UINT8)
+    clipped = out.node("Clip", [mixed, "", levels], "finish/clipped")
+    pixels = out.node("Cast", [clipped], "finish/uint8", to=onnx.TensorProto.UINT8)
     return out.node("Transpose", [pixels], "finish/channels_last", perm=[0, 2, 3, 1])
 
 
