@@ -282,11 +282,14 @@ class _Emitter:
         centred = self.node("Sub", [x, mean], name + "/centred")
         square = self.node("Mul", [centred, centred], name + "/square")
         variance = self.node("ReduceMean", [square, axes], name + "/variance")
+        return self.node("Div", [centred, self.deviation(variance, epsilon, name)], name)
+
+    def deviation(self, variance: str, epsilon: float, name: str) -> str:
+        """``sqrt(variance + epsilon)``, a norm's divisor."""
         eps = self.constant(name + "/epsilon", np.array(epsilon, np.float32))
-        spread = self.node(
+        return self.node(
             "Sqrt", [self.node("Add", [variance, eps], name + "/var_eps")], name + "/std"
         )
-        return self.node("Div", [centred, spread], name)
 
     def style_norm(self, x: str, layer: _Layer, norm: Norm, name: str) -> str:
         """``layer``'s conditional instance norm of ``x`` [1, C, h, w]: normalised, then
@@ -474,11 +477,8 @@ def _emit_strided_stages(out: _Emitter, layers: list[_Layer], norm: Norm) -> str
         if norm == "moments":
             return [scale, shift, *moments]
         mean, variance = moments
-        epsilon = out.constant(name + "/epsilon", np.array(layer.params["epsilon"], np.float32))
-        spread = out.node(
-            "Sqrt", [out.node("Add", [variance, epsilon], name + "/var_eps")], name + "/std"
-        )
-        factor = out.node("Div", [scale, spread], name + "/factor")
+        deviation = out.deviation(variance, layer.params["epsilon"], name)
+        factor = out.node("Div", [scale, deviation], name + "/factor")
         moved = out.node("Mul", [factor, mean], name + "/moved")
         offset = out.node("Sub", [shift, moved], name + "/offset")
         return [out.reshape(factor, [-1, 1, 1, 1], name + "/weight"), offset]
