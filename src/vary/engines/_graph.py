@@ -22,10 +22,10 @@ and writes the same network as two graphs:
   channels (SIMD lanes of eight fill them badly), runs at half size on "phases", four pixels
   of a picture twice the size held as four channels (see ``_emit_tail``): each upsampling and
   its convolution are one convolution, and no full-size tensor is upsampled, padded or
-  unfolded before the last step. With ``finish`` the body also
-  mixes the look with the ``image`` by ``strength`` and rounds to ``pictures`` uint8
-  [1, h, w, 3], ready to encode; without it, it ends in ``stylized`` [1, 3, h, w] as the
-  shipped model does (the equivalence tests compare that).
+  unfolded before the last step. With ``finish`` the body also mixes the look with the
+  ``image`` by ``strength`` and rounds to ``pictures`` uint8 [1, h, w, 3], ready to encode;
+  without it, it ends in ``stylized`` [1, 3, h, w] as the shipped model does (the
+  equivalence tests compare that).
 
 Any graph that is not the chain of Pad/Conv/norm/Relu/residual Add/Resize/Sigmoid the shipped
 model is raises ``ValueError``, so a changed model file fails at start-up, not in the pictures.
