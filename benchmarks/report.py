@@ -284,7 +284,7 @@ def _number(value: float | None) -> str:
 
 
 def _target(line: dict[str, Any]) -> str:
-    target = line.get("target")
+    target = line["target"]
     if target is None:
         return ""
     return f"{'<=' if line['better'] == 'lower' else '>='} {target:g}"
@@ -292,7 +292,7 @@ def _target(line: dict[str, Any]) -> str:
 
 def _held(line: dict[str, Any]) -> str:
     """Whether ``line`` met its target, by best rounds and by the median round."""
-    target = line.get("target")
+    target = line["target"]
     if target is None:
         return ""
     lower = line["better"] == "lower"
